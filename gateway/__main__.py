@@ -1,0 +1,5 @@
+import sys
+
+from sitegate.cli import main
+
+sys.exit(main())
