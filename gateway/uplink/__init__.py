@@ -1,0 +1,1 @@
+"""Uplink profiles: one module per platform dialect behind one interface (national OpenAPI, …)."""
