@@ -136,4 +136,68 @@ MIGRATIONS: list[tuple[str, str]] = [
         updated_ts      REAL NOT NULL
     );
     """),
+    ("0002_source_key", """
+    -- the device's own key for a record (serialNo, record index, SN+PIN+time): a device that resends
+    -- after a lost answer or a reset stamp must not make a second event
+    ALTER TABLE events ADD COLUMN source_key TEXT;
+    CREATE UNIQUE INDEX events_source_key ON events(device_id, source_key) WHERE source_key IS NOT NULL;
+    """),
+    ("0003_reviews_users", """
+    -- clock-ins the gateway will not decide alone (uncertain position, spoofing signals): a clerk
+    -- accepts (it becomes an attendance event) or rejects them, with a note; never silently dropped
+    CREATE TABLE reviews (
+        id              INTEGER PRIMARY KEY AUTOINCREMENT,
+        kind            TEXT NOT NULL,              -- geofence | …
+        created_ts      REAL NOT NULL,
+        id_hash         TEXT,
+        id_masked       TEXT NOT NULL DEFAULT '',
+        event_enc       BLOB NOT NULL,              -- the would-be AttendanceEvent (JSON), AES-GCM
+        reasons         TEXT NOT NULL,              -- JSON list of {code, message}
+        status          TEXT NOT NULL DEFAULT 'open' CHECK (status IN ('open','accepted','rejected')),
+        decided_by      TEXT,
+        decided_ts      REAL,
+        note            TEXT NOT NULL DEFAULT '',
+        event_id        TEXT                        -- the event made on acceptance
+    );
+    CREATE INDEX reviews_open ON reviews(status, created_ts);
+
+    CREATE TABLE users (
+        username        TEXT PRIMARY KEY,
+        display_name    TEXT NOT NULL DEFAULT '',
+        password_hash   TEXT NOT NULL,              -- scrypt, parameters encoded in the string
+        role            TEXT NOT NULL DEFAULT 'clerk',
+        failed_logins   INTEGER NOT NULL DEFAULT 0,
+        locked_until    REAL NOT NULL DEFAULT 0,
+        disabled        INTEGER NOT NULL DEFAULT 0,
+        created_ts      REAL NOT NULL
+    );
+    CREATE TABLE sessions (
+        token_hash      TEXT PRIMARY KEY,           -- SHA-256 of the cookie value; the value itself is not kept
+        username        TEXT NOT NULL REFERENCES users(username) ON DELETE CASCADE,
+        csrf            TEXT NOT NULL,
+        created_ts      REAL NOT NULL,
+        last_seen_ts    REAL NOT NULL
+    );
+
+    -- phones of workers who clock in by geofence: the key is encrypted, shown once at issue
+    CREATE TABLE phones (
+        phone_id        TEXT PRIMARY KEY,
+        id_hash         TEXT NOT NULL,
+        id_masked       TEXT NOT NULL,
+        key_enc         BLOB NOT NULL,
+        created_ts      REAL NOT NULL,
+        revoked_ts      REAL
+    );
+    CREATE INDEX phones_worker ON phones(id_hash);
+
+    -- enrolled faces: the 128-d encoding and the enrolment photo, both encrypted
+    CREATE TABLE faces (
+        id_hash         TEXT PRIMARY KEY,
+        encoding_enc    BLOB NOT NULL,              -- 128 float32, AES-GCM
+        photo_enc       BLOB,                       -- JPEG crop, AES-GCM (terminals that need a photo)
+        source          TEXT NOT NULL DEFAULT '',
+        created_ts      REAL NOT NULL,
+        updated_ts      REAL NOT NULL
+    );
+    """),
 ]

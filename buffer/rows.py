@@ -17,7 +17,7 @@ EVENT_COLUMNS = (
     "event_id", "wall_time", "wall_ts", "mono_ns", "boot_id", "clock_synced", "device_time",
     "id_card_type", "id_hash", "id_enc", "id_masked", "name_enc", "team_sys_no", "team_name",
     "direction", "method", "device_id", "lane", "driver", "outcome", "deny_reason",
-    "decision_detail", "lng", "lat", "accuracy_m", "photo_id", "note", "extra", "created_ts",
+    "decision_detail", "lng", "lat", "accuracy_m", "photo_id", "note", "extra", "created_ts", "source_key",
 )
 INSERT_EVENT = (
     f"INSERT INTO events ({', '.join(EVENT_COLUMNS)}) VALUES ({', '.join('?' * len(EVENT_COLUMNS))})"
@@ -58,6 +58,7 @@ def event_to_row(ev: AttendanceEvent, cipher: FieldCipher) -> tuple:
         ev.note,
         json.dumps(ev.extra, ensure_ascii=False, sort_keys=True, separators=(",", ":")),
         time.time(),
+        ev.source_key,
     )
 
 
@@ -97,4 +98,5 @@ def row_to_event(row: sqlite3.Row, cipher: FieldCipher | None) -> AttendanceEven
         photo_id=row["photo_id"],
         note=row["note"],
         extra=json.loads(row["extra"] or "{}"),
+        source_key=row["source_key"],
     )

@@ -112,6 +112,7 @@ class AttendanceEvent:
     photo_id: str | None = None     # reference to a JPEG kept beside the event in the store
     note: str = ""                  # e.g. the reason a clerk gave for a supplementary clock-in
     extra: dict[str, Any] = field(default_factory=dict)  # driver detail (record index, serial…)
+    source_key: str | None = None   # the device's own record key; unique per device in the store
 
     @property
     def uploadable(self) -> bool:
@@ -162,4 +163,5 @@ class AttendanceEvent:
             photo_id=d.get("photo_id"),
             note=d.get("note", ""),
             extra=dict(d.get("extra") or {}),
+            source_key=d.get("source_key"),
         )

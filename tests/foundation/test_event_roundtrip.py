@@ -34,6 +34,7 @@ events = st.builds(
     location=st.one_of(st.none(), st.builds(Location, st.floats(-180, 180), st.floats(-90, 90),
                                             st.one_of(st.none(), st.floats(0, 1000)))),
     note=text,
+    source_key=st.one_of(st.none(), st.builds(lambda: str(uuid7()))),
     extra=st.dictionaries(st.text(max_size=8), st.one_of(st.integers(-2**53, 2**53), text, st.booleans()), max_size=4),
 )
 
