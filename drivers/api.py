@@ -181,6 +181,7 @@ class Driver:
         self.log = ctx.log
         self._health = Health(HealthState.DOWN, "not started")
         self._health_lock = threading.Lock()
+        self.protocol_errors = 0   # bad frames/lines/bodies seen (counted, skipped); the kit checks it
 
     # -- lifecycle: the supervisor calls these ------------------------------------------------
     def run(self, stop: threading.Event) -> None:
@@ -199,6 +200,14 @@ class Driver:
 
     def push_roster(self, workers: list["Worker"]) -> None:
         """Make the device's own user list match ``workers`` (admitted, active workers)."""
+
+    @classmethod
+    def probe(cls, options: dict[str, Any], timeout: float = 3.0) -> str | None:
+        """For ``sitegate doctor``: is the device there? Returns what is wrong, or None when it
+        answered (or the driver cannot tell without running; then say so in ``PROBE_NOTE``)."""
+        return None
+
+    PROBE_NOTE: ClassVar[str] = "this driver has no reachability check"
 
     # -- health -------------------------------------------------------------------------------
     @property

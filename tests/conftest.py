@@ -86,3 +86,22 @@ def shared_dir() -> Path:
     return SHARED
 
 
+
+
+@pytest.fixture(scope="session")
+def example_driver():
+    """The third-party example driver (tests/example_driver), installed through its entry point as a
+    vendor's package would be. Installed into the test venv on first use."""
+    import importlib.metadata
+    import subprocess
+
+    from sitegate.drivers import registry
+
+    try:
+        importlib.metadata.distribution("sitegate-wiegand-lines")
+    except importlib.metadata.PackageNotFoundError:
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-build-isolation", "--no-deps",
+                        "-e", str(REPO / "tests" / "example_driver")], check=True)
+        importlib.invalidate_caches()
+    registry.refresh()
+    return "wiegand-lines"
