@@ -53,6 +53,7 @@ class CredentialKind(StrEnum):
     ID_NUMBER = "id_number"    # resident ID number read from the card itself
     PIN = "pin"                # the device's user number (face terminals keep their own user list)
     WORKER = "worker"          # already resolved to a worker's ID number (face engine, phone key)
+    FACE = "face"              # a face nobody on the roster matched (value: the track, for the log)
 
 
 @dataclass(frozen=True)

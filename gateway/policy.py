@@ -54,6 +54,8 @@ class GatePolicy:
             return self.roster.by_card(cred.value)
         if cred.kind == CredentialKind.PIN:
             return self.roster.by_pin(cred.value)
+        if cred.kind == CredentialKind.FACE:
+            return None
         return self.roster.by_id(cred.value)   # ID_NUMBER, WORKER
 
     def decide(self, obs: Observation, direction: Direction) -> Verdict:
