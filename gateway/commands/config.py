@@ -10,6 +10,8 @@ def register(sub) -> None:
     c = s.add_parser("check", help="validate; exit 0, or 2 with FILE:LINE: key: problem")
     add_config(c)
     c.set_defaults(func=check)
+    r = s.add_parser("reference", help="print every configuration key as a markdown reference")
+    r.set_defaults(func=reference)
 
 
 def check(args) -> int:
@@ -17,4 +19,11 @@ def check(args) -> int:
     devices = len(cfg["devices"])
     print(f"{args.config}: ok ({devices} device(s), uplink {cfg['uplink']['profile']}"
           f"{'' if cfg['uplink']['enabled'] else ' (disabled)'})")
+    return 0
+
+
+def reference(args) -> int:
+    from sitegate.config.reference import markdown
+
+    print(markdown(), end="")
     return 0

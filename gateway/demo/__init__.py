@@ -1,0 +1,1 @@
+"""``sitegate demo``: the whole site on simulators and a local reference platform."""
