@@ -16,7 +16,7 @@ from sitegate.drivers.api import CredentialKind, Observation, Outcome
 from sitegate.ids import uuid7
 from sitegate.idcard import mask
 from sitegate.model import (
-    AttendanceEvent, DenyReason, Direction, EventTime, GateDecision, Outcome as Decided, Source, WorkerRef,
+    AttendanceEvent, DenyReason, Direction, EventTime, GateDecision, Method, Outcome as Decided, Source, WorkerRef,
 )
 from sitegate.policy import GatePolicy
 
@@ -63,8 +63,9 @@ class Pipeline:
             raise
         self._count(obs, verdict.decision)
         # received.mono_ns is CLOCK_BOOTTIME (sitegate.clock); an injected test clock gives nonsense: skip it
+        # geofence clock-ins are dated by the first fix of their run: not a gate latency
         lat = time.clock_gettime_ns(time.CLOCK_BOOTTIME) - obs.received.mono_ns
-        if 0 <= lat < 60_000_000_000:
+        if obs.method != Method.GEOFENCE and 0 <= lat < 60_000_000_000:
             self.latency_ns.append(lat)
             if len(self.latency_ns) > 10_000:
                 del self.latency_ns[:5_000]

@@ -30,6 +30,12 @@ MQTT = Table(help="the mqtt profile (fleet scale, an existing broker)", keys={
     "password_file": Key(str, "file holding the MQTT password (mode 0600)", default="", secret_file=True),
     "keepalive_s": Key(int, "MQTT keepalive", default=30, check=between(5, 3600)),
     "session_expiry_s": Key(int, "how long the broker keeps our session", default=7 * 86400, check=positive),
+    "topic_prefix": Key(str, "first topic level: <prefix>/<project_code>/<gateway_id>/attendance", default="sitegate",
+                        check=matches(r"[0-9A-Za-z_-]+(/[0-9A-Za-z_-]+)*", "a topic prefix such as sitegate or fleet/east")),
+    "max_inflight": Key(int, "QoS 1 messages awaiting PUBACK at once (the broker's Receive Maximum caps it too)",
+                        default=100, check=between(1, 65535)),
+    "secret_file": Key(str, "HMAC-SHA256 key signing each message (user property sitegate-signature); optional",
+                       default="", secret_file=True),
 })
 
 WEBHOOK = Table(help="the webhook profile (JSON POST)", keys={
@@ -43,6 +49,8 @@ UPLINK = Table(help="where attendance goes", keys={
     "url": Key(str, "the platform's open.api URL (national profile)", default="", check=url),
     "appid": Key(str, "appid issued by the platform", default=""),
     "appsecret_file": Key(str, "file holding the appsecret (mode 0600)", default="", secret_file=True),
+    "payload_key_file": Key(str, "AES-256-GCM key, 64 hex characters (mode 0600), encrypting ID numbers and names "
+                                 "in mqtt/webhook records for the receiver", default="", secret_file=True),
     "default_team": Key(int, "teamSysNo when the roster has none", default=0, check=non_negative),
     "batch_size": Key(int, "records per call (the platform takes at most 20)", default=20, check=between(1, 20)),
     "timeout_s": Key(float, "HTTP timeout per call", default=15.0, check=positive),
@@ -90,6 +98,37 @@ DEVICES = Table(array=True, help="one table per device; driver-specific keys bes
 # Geofence keys are validated by sitegate.geofence (they nest); listed here so the table is known.
 GEOFENCES = Table(array=True, help="electronic fences for phone clock-ins", keys={})
 
+_TOPIC = matches(r"[^#+/\s]+(/[^#+/\s]+)*", "an MQTT topic without wildcards or empty levels, "
+                                             "e.g. sitegate/370102202300001/clockin")
+
+# Tuning of the geofence clock-in decision (sitegate.geofence.settings turns it into the core's configs).
+# Defaults follow ../shared/reference/geofence.md §3-4 (engineering defaults, not a standard).
+GEOFENCE = Table(help="geofence clock-ins from phones: decision tuning, hysteresis, limits, MQTT intake", keys={
+    "margin_factor": Key(float, "margin M = max(margin_factor x accuracy, min_margin_m); 1.2 gives >= 95 % "
+                                "confidence for Android and iOS accuracy radii", default=1.2, check=between(0.5, 5.0)),
+    "min_margin_m": Key(float, "smallest margin around a fence edge, metres", default=10.0, check=between(0, 1000)),
+    "max_accuracy_m": Key(float, "fixes reporting a worse accuracy decide nothing (UNCERTAIN)", default=100.0,
+                          check=between(1, 10000)),
+    "stale_s": Key(float, "fixes older than this when they arrive decide nothing (UNCERTAIN)", default=60.0,
+                   check=between(1, 600)),
+    "dwell_s": Key(float, "clock-in/out needs a first fix and a later one at least this far apart, same side",
+                   default=30.0, check=between(0, 3600)),
+    "max_gap_s": Key(float, "a longer silence between two fixes of a run restarts the run", default=600.0,
+                     check=between(1, 86400)),
+    "max_speed_mps": Key(float, "faster apparent movement between fixes of one phone is a spoofing signal",
+                         default=55.0, check=between(1, 1000)),
+    "rate_per_minute": Key(float, "sustained clock-in requests allowed per phone", default=12.0,
+                           check=between(0.1, 6000)),
+    "rate_burst": Key(int, "requests a phone may send at once (fixes buffered while offline)", default=20,
+                      check=between(1, 10000)),
+    "state_save_s": Key(float, "who-is-in state is written to disk at most this often (transitions at once)",
+                        default=5.0, check=between(0.1, 3600)),
+    "mqtt_intake": Key(bool, "also take clock-ins over MQTT, on the [uplink.mqtt] broker", default=False),
+    "mqtt_topic": Key(str, "topic prefix for MQTT clock-ins: <prefix>/<phone_id> in, <prefix>/<phone_id>/result "
+                           "out; empty: <uplink.mqtt.topic_prefix>/<project_code>/clockin", default="",
+                      check=lambda v: None if v == "" else _TOPIC(v)),
+})
+
 ROOT: dict[str, Table] = {
     "site": SITE,
     "uplink": UPLINK,
@@ -98,6 +137,7 @@ ROOT: dict[str, Table] = {
     "gate": GATE,
     "devices": DEVICES,
     "geofences": GEOFENCES,
+    "geofence": GEOFENCE,
 }
 
 # Keys that look like inline secrets get a pointed message instead of "unknown key".
