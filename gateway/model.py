@@ -24,6 +24,7 @@ class Method(StrEnum):
     FINGERPRINT = "fingerprint"
     GEOFENCE = "geofence"        # phone fix inside an electronic fence
     MANUAL = "manual"            # supplementary clock-in (补卡) entered by a clerk
+    OTHER = "other"              # a terminal's PIN, password, palm… (the platform's 011 "other")
 
 
 class Outcome(StrEnum):

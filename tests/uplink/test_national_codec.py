@@ -238,7 +238,7 @@ def test_attend_type_table_is_the_reference_table():
 
 def test_every_sitegate_method_has_an_attend_type():
     expected = {"face": "001", "fingerprint": "003", "idcard": "005", "card": "006",
-                "geofence": "011", "manual": "011"}
+                "geofence": "011", "manual": "011", "other": "011"}
     for method in Method:
         assert codec.attend_type_for(method) == expected[method.value]
     with pytest.raises(InvalidRecord, match="telepathy"):

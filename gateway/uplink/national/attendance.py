@@ -59,6 +59,7 @@ METHOD_ATTEND_TYPE = {
     "qr": "010",
     "geofence": "011",
     "manual": "011",
+    "other": "011",
 }
 
 DIRECTION_IN = "01"
