@@ -12,7 +12,7 @@ from sitegate.model import ADMIT, DenyReason, Direction, GateDecision, Method, O
 
 from .codec import AccessEvent
 
-# "other" (password, employee number typed in): card-like, the exact mode stays in extra.
+# "other" (password, employee number typed in) is Method.OTHER; the exact mode stays in extra.
 METHODS: dict[str, Method] = {
     "face": Method.FACE,
     "fingerprint": Method.FINGERPRINT,
