@@ -6,7 +6,7 @@ PIP     := $(PY) -m pip
 SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Debian packages the tests use: a real MQTT broker, pseudo-terminal tools, a real browser with a
 # CJK font for the clerk pages, and systemd-analyze for the unit file.
-TEST_DEBS := mosquitto socat chromium fonts-wqy-microhei systemd
+TEST_DEBS := mosquitto socat chromium fonts-wqy-microhei systemd faketime
 
 .PHONY: demo test venv test-debs clean
 
