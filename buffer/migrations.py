@@ -200,4 +200,13 @@ MIGRATIONS: list[tuple[str, str]] = [
         updated_ts      REAL NOT NULL
     );
     """),
+    ("0004_uplink_national", """
+    -- the national uplink's durable batch protocol (gateway/uplink/national/batches.py, docs/platform.md):
+    -- which events a batch holds in dataList order, when to act on it next, why it must be reconciled
+    ALTER TABLE batches ADD COLUMN event_ids TEXT NOT NULL DEFAULT '[]';  -- JSON list, dataList order
+    ALTER TABLE batches ADD COLUMN next_ts REAL NOT NULL DEFAULT 0;       -- next poll / reconcile / send
+    ALTER TABLE batches ADD COLUMN reconcile TEXT NOT NULL DEFAULT '';    -- lost | rejected | failed | expired
+    ALTER TABLE batches ADD COLUMN parent_id TEXT;                        -- the batch it was split from
+    CREATE INDEX batches_due ON batches(uplink, state, next_ts);
+    """),
 ]

@@ -1,4 +1,4 @@
-"""``sitegate roster import|list|show``: the local roster cache."""
+"""``sitegate roster import|list|show|sync``: the local roster cache."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -30,6 +30,11 @@ def register(sub) -> None:
     sh.add_argument("who", metavar="ID|CARD|PIN")
     add_json(sh)
     sh.set_defaults(func=show)
+
+    sy = s.add_parser("sync", help="download the project roster from the platform (ProjectWorker.Query)")
+    add_config(sy)
+    add_json(sy)
+    sy.set_defaults(func=sync)
 
 
 def import_csv(args) -> int:
@@ -122,4 +127,28 @@ def show(args) -> int:
         print(f"{'recent events':>15}: {len(events)}")
         for e in d["recent_events"]:
             print(f"{'':>17}{e['time']}  {e['direction']:<3}  {e['method']:<9}  {e['outcome']}")
+    return 0
+
+
+def sync(args) -> int:
+    """Download the platform's roster into the local one; added / changed / marked left."""
+    import sys
+
+    from tqdm import tqdm
+
+    from sitegate.uplink.national.connect import appsecret_of, client_from_config
+    from sitegate.uplink.national.roster_sync import sync_roster
+
+    cfg = load_config(args)
+    client = client_from_config(cfg, appsecret_of(cfg))
+    try:
+        with open_store(cfg) as store, tqdm(unit=" worker", desc="roster", file=sys.stderr, leave=False,
+                                            disable=not sys.stderr.isatty()) as bar:
+            report = sync_roster(client, store, cfg["site"]["project_code"], progress=bar.update)
+    finally:
+        client.close()
+    if args.json:
+        print_json(report.as_dict())
+    else:
+        print(report.summary())
     return 0

@@ -17,17 +17,22 @@ import threading
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import parse_qs
 
 from sitegate.idcard import mask
 from sitegate.receiver.roster import RosterWorker
-from sitegate.receiver.store import REJECTED, ReceiverStore
+from sitegate.receiver.store import REJECTED, ReceiverStore, Record
 from sitegate.receiver.validation import EMPTY, BadParameter, required_int, required_text, validate_attendance
-from sitegate.uplink.national.beijing import beijing_timestamp, parse_beijing_timestamp
+from sitegate.uplink.national.beijing import (
+    beijing_time,
+    beijing_timestamp,
+    parse_beijing_time,
+    parse_beijing_timestamp,
+)
 from sitegate.uplink.national.codes import DEFAULT_MESSAGES, ResultCode
-from sitegate.uplink.national.crypto import SIGNED_FIELDS, decrypt_id, sign_matches
+from sitegate.uplink.national.crypto import SIGNED_FIELDS, decrypt_id, encrypt_id, sign_matches
 from sitegate.uplink.national.errors import DecryptError
 
 log = logging.getLogger(__name__)
@@ -40,7 +45,10 @@ METHODS = {
     "AsyncHandleResult.Query": ("1.0",),
     "ProjectWorker.Query": ("1.0",),
     "CheckSign.Query": ("1.1",),
+    "WorkerAttendance.Query": ("1.0",),
 }
+# WorkerAttendance.Query: at most this many days per query (sitegate's assumption, docs/platform.md)
+MAX_QUERY_DAYS = 31
 
 
 def utc_now() -> datetime:
@@ -55,6 +63,8 @@ class Rules:
     reject_not_on_roster: bool = False             # the same for every ID number not on the roster
     async_delay_s: float = 0.0                     # AsyncHandleResult says "0" (pending) this long
     timestamp_window_s: float = 600.0              # |timestamp - now| allowed, Beijing time
+    denied_methods: frozenset[str] = frozenset()   # answered -3 (the appid lacks the permission)
+    failure_text: bool = False                     # a failed batch's result is one string, no per-record list
 
 
 class Refusal(Exception):
@@ -84,6 +94,8 @@ class ReferencePlatform:
     def set_rules(self, **changes: Any) -> None:
         if "reject_id_cards" in changes:
             changes["reject_id_cards"] = frozenset(n.strip().upper() for n in changes["reject_id_cards"])
+        if "denied_methods" in changes:
+            changes["denied_methods"] = frozenset(changes["denied_methods"])
         self.rules = replace(self.rules, **changes)
 
     # -- entry points ----------------------------------------------------------------------
@@ -147,6 +159,8 @@ class ReferencePlatform:
         method = form["method"]
         if method not in METHODS:
             raise Refusal(ResultCode.NO_PERMISSION, f"无权限调用接口{method[:60]}")
+        if method in self.rules.denied_methods:
+            raise Refusal(ResultCode.NO_PERMISSION, f"无权限调用接口{method}")
         if form["version"] not in METHODS[method]:
             raise BadParameter("version")
         try:
@@ -160,6 +174,7 @@ class ReferencePlatform:
             "AsyncHandleResult.Query": self._async_result,
             "ProjectWorker.Query": self._project_workers,
             "CheckSign.Query": lambda _data: {"result": True},
+            "WorkerAttendance.Query": self._attendance_query,
         }[method]
         return handler(data)
 
@@ -190,6 +205,10 @@ class ReferencePlatform:
             return {"requestSerialCode": serial, "status": "0", "result": ""}
         failures = [{"index": i.index, "idCardNumber": i.cipher, "message": i.message}
                     for i in batch.items if i.outcome == REJECTED]
+        if failures and self.rules.failure_text:
+            # like platforms whose result is one message for the whole batch (xn-gchf keeps a string)
+            reasons = sorted({f["message"] for f in failures})
+            return {"requestSerialCode": serial, "status": "10", "result": "；".join(reasons)}
         if failures:
             return {"requestSerialCode": serial, "status": "10", "result": failures}
         return {"requestSerialCode": serial, "status": "20", "result": ""}
@@ -217,6 +236,33 @@ class ReferencePlatform:
             "rows": [w.platform_row(project_code, self.appsecret) for w in page],
         }
 
+    def _attendance_query(self, data: dict) -> dict[str, Any]:
+        """``WorkerAttendance.Query`` as sitegate assumes it (docs/platform.md; the fields public
+        clients send are projectCode, pageIndex, pageSize, date ``yyyy-MM-dd``, teamSysNo,
+        idCardType, idCardNumber (AES); ``startDate``/``endDate`` are our unconfirmed extension).
+        Lists ACCEPTED records only: a rejected record is not attendance."""
+        project_code = required_text(data, "projectCode")
+        page_index = required_int(data, "pageIndex", 0)
+        page_size = required_int(data, "pageSize", 1, MAX_PAGE_SIZE)
+        start, end = _query_range(data)
+        team = None
+        if data.get("teamSysNo") not in (None, ""):
+            team = required_int(data, "teamSysNo", 1)
+        number = None
+        if data.get("idCardNumber"):
+            try:
+                number = decrypt_id(required_text(data, "idCardNumber"), self.appsecret)
+            except DecryptError:
+                raise BadParameter("idCardNumber", "解密失败!") from None
+        found = self.store.attendance(project_code, start, end, team_sys_no=team, id_card_number=number)
+        page = found[page_index * page_size:(page_index + 1) * page_size]
+        return {
+            "pageIndex": page_index,
+            "pageSize": page_size,
+            "totalCount": len(found),
+            "rows": [_attendance_row(r, self.appsecret) for r in page],
+        }
+
     # -- reporting -------------------------------------------------------------------------
     def batch_statuses(self) -> dict[str, int]:
         """Batches by the status AsyncHandleResult.Query would report now ("0", "10", "20")."""
@@ -228,3 +274,57 @@ class ReferencePlatform:
             else:
                 out["10" if rejected else "20"] += 1
         return dict(out)
+
+
+def _query_day(text: Any, field_name: str) -> datetime:
+    if not isinstance(text, str) or len(text) != 10:
+        raise BadParameter(field_name, "格式不正确，应为yyyy-MM-dd!")
+    try:
+        return parse_beijing_time(text + " 00:00:00")
+    except ValueError:
+        raise BadParameter(field_name, "格式不正确，应为yyyy-MM-dd!") from None
+
+
+def _query_bound(data: dict, key: str, end_of_day: bool) -> datetime:
+    text = required_text(data, key)
+    if len(text) == 10:
+        day = _query_day(text, key)
+        return day + timedelta(hours=23, minutes=59, seconds=59) if end_of_day else day
+    try:
+        return parse_beijing_time(text)
+    except ValueError:
+        raise BadParameter(key, "格式不正确，应为yyyy-MM-dd HH:mm:ss!") from None
+
+
+def _query_range(data: dict) -> tuple[str, str]:
+    """(start, end) as ``yyyy-MM-dd HH:mm:ss``: one ``date`` (a whole day), or ``startDate`` and
+    ``endDate`` (a day or a time each, inclusive, at most MAX_QUERY_DAYS apart)."""
+    if data.get("date") not in (None, ""):
+        day = _query_day(data["date"], "date")
+        start, end = day, day + timedelta(hours=23, minutes=59, seconds=59)
+    elif data.get("startDate") not in (None, "") or data.get("endDate") not in (None, ""):
+        start, end = _query_bound(data, "startDate", False), _query_bound(data, "endDate", True)
+        if end < start:
+            raise BadParameter("endDate", "不能早于startDate!")
+        if end - start > timedelta(days=MAX_QUERY_DAYS):
+            raise BadParameter("endDate", f"查询范围不能超过{MAX_QUERY_DAYS}天!")
+    else:
+        raise BadParameter("date", EMPTY)
+    return beijing_time(start), beijing_time(end)
+
+
+def _attendance_row(record: Record, appsecret: str) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "projectCode": record.project_code,
+        "teamSysNo": record.team_sys_no,
+        "idCardType": record.id_card_type,
+        "idCardNumber": encrypt_id(record.id_card_number, appsecret),
+        "date": record.date,
+        "direction": record.direction,
+        "attendType": record.attend_type,
+        "channel": record.channel,
+    }
+    if record.lng is not None and record.lat is not None:
+        row["lng"], row["lat"] = record.lng, record.lat
+    return row
+

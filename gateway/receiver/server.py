@@ -38,8 +38,10 @@ MAX_BODY = 8 * 1024 * 1024  # 20 records with 50 KB photos, Base64 and URL-encod
 
 
 class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = True  # stop() waits for requests in flight: they touch the store
+    # stop() waits for requests in flight, since they touch the store: socketserver only tracks
+    # (and joins in server_close) handler threads that are NOT daemon threads
+    daemon_threads = False
+    block_on_close = True
     receiver: "Receiver"
 
     def handle_error(self, request: Any, client_address: Any) -> None:
@@ -188,11 +190,14 @@ class Receiver:
         return self.dice.update(**changes)
 
     def set_rules(self, **changes: Any) -> None:
-        """Change reject_id_cards, reject_not_on_roster, async_delay_s, timestamp_window_s
-        (before start or while serving)."""
+        """Change reject_id_cards, reject_not_on_roster, async_delay_s, timestamp_window_s,
+        denied_methods (answered -3), failure_text (one string per failed batch) (before start or
+        while serving)."""
         if self.platform is None:
             if "reject_id_cards" in changes:
                 changes["reject_id_cards"] = frozenset(n.strip().upper() for n in changes["reject_id_cards"])
+            if "denied_methods" in changes:
+                changes["denied_methods"] = frozenset(changes["denied_methods"])
             self._rules = replace(self._rules, **changes)
         else:
             self.platform.set_rules(**changes)

@@ -218,6 +218,22 @@ class ReceiverStore:
             rows = self._db.execute(sql + " ORDER BY date, id_card_number, direction", args).fetchall()
         return [Record(**dict(r)) for r in rows]
 
+    def attendance(self, project_code: str, start: str, end: str, *, team_sys_no: int | None = None,
+                   id_card_number: str | None = None) -> list[Record]:
+        """Accepted records of a project with ``start <= date <= end`` (``yyyy-MM-dd HH:mm:ss``
+        strings compare like the times they are), oldest first: what WorkerAttendance.Query lists."""
+        sql = "SELECT * FROM records WHERE status = ? AND project_code = ? AND date >= ? AND date <= ?"
+        args: list = [ACCEPTED, project_code, start, end]
+        if team_sys_no is not None:
+            sql += " AND team_sys_no = ?"
+            args.append(team_sys_no)
+        if id_card_number is not None:
+            sql += " AND id_card_number = ?"
+            args.append(id_card_number)
+        with self._lock:
+            rows = self._db.execute(sql + " ORDER BY date, id_card_number, direction", args).fetchall()
+        return [Record(**dict(r)) for r in rows]
+
     def duplicates(self) -> dict[tuple[str, str, str], int]:
         """Natural key -> how many times it came again after the first."""
         with self._lock:

@@ -26,7 +26,7 @@ def test_store_runs_in_wal_with_full_sync_and_records_its_schema(store):
     conn = store.reader()
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
-    assert [r[0] for r in conn.execute("SELECT name FROM migrations")] == ["0001_foundation", "0002_source_key", "0003_reviews_users"]
+    assert [r[0] for r in conn.execute("SELECT name FROM migrations")] == ["0001_foundation", "0002_source_key", "0003_reviews_users", "0004_uplink_national"]
 
 
 def test_append_is_visible_to_a_fresh_connection_once_it_returns(store):

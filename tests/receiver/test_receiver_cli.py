@@ -74,20 +74,24 @@ def _spawn(secret_file, tmp_path, *extra):
     return proc, line.rsplit(" ", 1)[1].strip()
 
 
-def _send_one(url):
+def _send_one(url, when=None):
     from datetime import datetime, timedelta, timezone
 
-    when = datetime.now(timezone.utc) - timedelta(minutes=1)
+    when = when or datetime.now(timezone.utc) - timedelta(minutes=1)
     item = attendance_item(resident_id(1), beijing_time(when.replace(microsecond=0)), "01", "001", "东门")
     with NationalClient(url, APPID, SECRET) as client:
         return client.attendance_add("P001", 100, [item])
 
 
 def test_runs_as_a_process_stops_on_sigterm_and_keeps_records_after_sigkill(secret_file, tmp_path):
+    from datetime import datetime, timedelta, timezone
+
+    # one fixed time for both sends: the same record twice must be the same bytes, whatever second it is
+    when = datetime.now(timezone.utc) - timedelta(minutes=1)
     proc, url = _spawn(secret_file, tmp_path, "--reject-id-card", resident_id(9))
     try:
         assert url.startswith("http://127.0.0.1:") and url.endswith("/open.api")
-        assert _send_one(url)
+        assert _send_one(url, when)
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) == 0
     finally:
@@ -96,7 +100,7 @@ def test_runs_as_a_process_stops_on_sigterm_and_keeps_records_after_sigkill(secr
             proc.wait()
     proc, url = _spawn(secret_file, tmp_path)
     try:
-        _send_one(url)  # the same record again
+        _send_one(url, when)  # the same record again
         os.kill(proc.pid, signal.SIGKILL)  # no clean shutdown: what was answered must be on disk
         proc.wait(timeout=30)
     finally:
