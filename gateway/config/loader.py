@@ -178,7 +178,10 @@ def _cross_checks(cfg: dict, problems: list[Problem]) -> None:
     if not up or not up.get("enabled", True):
         return
     profile = up.get("profile")
-    need = {"national": ("url", "appid", "appsecret_file"), "webhook": (), "mqtt": ()}.get(profile, ())
+    # mqtt and webhook records carry ID numbers encrypted for the receiver: without the key the
+    # uplink could only stop at run time, so say it at `config check`
+    need = {"national": ("url", "appid", "appsecret_file"), "webhook": ("payload_key_file",),
+            "mqtt": ("payload_key_file",)}.get(profile, ())
     for key in need:
         if not up.get(key) and not any(p[0] == f"uplink.{key}" for p in problems):
             problems.append((f"uplink.{key}", f"is required when profile = {profile!r} (expected {ROOT['uplink'].keys[key].help})"))
