@@ -28,6 +28,12 @@ class Step:
         return f"[{mark}] {self.name}: {self.detail}"
 
 
+def _shown(credential) -> str:
+    """A credential as the vendor may see it on screen: ID numbers masked, card numbers as they are."""
+    from sitegate.idcard import mask_text
+    return mask_text(str(credential.value))
+
+
 def _wait(cond, timeout: float) -> bool:
     end = time.monotonic() + timeout
     while time.monotonic() < end:
@@ -88,7 +94,7 @@ def run_conformance(config_path: str, name: str, *, timeout: float = 20.0, promp
                       file=sys.stderr, flush=True)
             got = _wait(lambda: bool(seen), timeout)
             steps.append(Step("produces an observation", got,
-                              f"{seen[0].credential.kind.value} {seen[0].credential.value} via {seen[0].method.value}"
+                              f"{seen[0].credential.kind.value} {_shown(seen[0].credential)} via {seen[0].method.value}"
                               if got else f"nothing within {timeout:.0f} s"))
             try:
                 runner.driver.open(None)

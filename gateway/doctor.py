@@ -93,7 +93,7 @@ def _devices(cfg) -> list[Check]:
             out.append(Check(name, OK, "disabled"))
             continue
         port = dev.get("port")
-        if port:
+        if isinstance(port, str) and port:   # a serial device path; network drivers use an int port
             out.append(_serial_port(name, port))
         try:
             cls = driver_class(dev["driver"])

@@ -83,6 +83,9 @@ class WgController:
         self.read_index = 0
         self.push_target: PushTarget | None = None
         self.opens: list[RemoteOpen] = []
+        # Called with each RemoteOpen as the 0x40 request is handled (tests check what was on disk
+        # at that moment); runs in the serve thread, so it must be quick and must not raise.
+        self.on_open: Callable[[RemoteOpen], None] | None = None
         self.counters: Counter = Counter()
         self.info = DeviceInfo(serial, ip, "255.255.255.0", "0.0.0.0", mac, version)
         self._clock = clock
@@ -181,8 +184,11 @@ class WgController:
 
     def open_door(self, door: int) -> bool:
         when = self.now()
-        self.opens.append(RemoteOpen(door, when))
+        opened = RemoteOpen(door, when)
+        self.opens.append(opened)
         self.records.append(Record(0, RECORD_DOOR, True, door, 1, 0, when, 44))
+        if self.on_open is not None:
+            self.on_open(opened)
         return True
 
     def swipe(self, card: int, door: int = 1, direction: str = "in") -> Record:

@@ -27,6 +27,7 @@ class PushedRecord:
     serial: int
     status: Status
     source: tuple[str, int]
+    received_ns: int = 0  # time.perf_counter_ns() when the datagram was read (latency figures)
 
     @property
     def record(self):
@@ -91,13 +92,13 @@ class PushListener:
                 data, source = self._sock.recvfrom(2048)
             except (TimeoutError, BlockingIOError):
                 return None
-            pushed = self.accept(data, source)
+            pushed = self.accept(data, source, received_ns=time.perf_counter_ns())
             if pushed is not None:
                 return pushed
             if remaining <= 0:
                 return None
 
-    def accept(self, data: bytes, source: tuple[str, int]) -> PushedRecord | None:
+    def accept(self, data: bytes, source: tuple[str, int], *, received_ns: int = 0) -> PushedRecord | None:
         """Decode one datagram; the record if it is new, None otherwise (counted either way)."""
         self.counters.packets += 1
         try:
@@ -129,7 +130,7 @@ class PushListener:
             seen.members.discard(seen.order.popleft())
         seen.newest = max(seen.newest, index)
         self.counters.records += 1
-        return PushedRecord(serial, status, source)
+        return PushedRecord(serial, status, source, received_ns)
 
 
 __all__ = ["PushListener", "PushedRecord", "PushCounters"]
