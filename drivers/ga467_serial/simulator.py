@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from sitegate.drivers.simcli import rate
 from sitegate.errors import SitegateError, UsageError
 
 from .card import IdCard, card_from_dict
@@ -299,16 +300,6 @@ class Ga467Simulator:
 
 
 # -- command line -----------------------------------------------------------------------------
-def _rate(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"{value} is not between 0 and 1")
-    return value
-
-
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.description = "An ID-card reader (SAM module, GA 467 frames) on a pseudo-terminal."
     p.add_argument("--link", required=True, metavar="PATH", help="symlink to create for the pty (open it like /dev/ttyUSB0)")
@@ -318,9 +309,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--present-for", type=float, default=3.0, metavar="S", help="default seconds a card lies on the reader (%(default)s)")
     p.add_argument("--absent-for", type=float, default=2.0, metavar="S", help="default seconds between cards (%(default)s)")
     p.add_argument("--once", action="store_true", help="go through the cards once instead of cycling")
-    p.add_argument("--garbage-rate", type=_rate, default=0.0, metavar="R", help="share of replies preceded by garbage bytes")
-    p.add_argument("--bad-checksum-rate", type=_rate, default=0.0, metavar="R", help="share of replies with a wrong checksum")
-    p.add_argument("--timeout-rate", type=_rate, default=0.0, metavar="R", help="share of requests left unanswered")
+    p.add_argument("--garbage-rate", type=rate, default=0.0, metavar="R", help="share of replies preceded by garbage bytes")
+    p.add_argument("--bad-checksum-rate", type=rate, default=0.0, metavar="R", help="share of replies with a wrong checksum")
+    p.add_argument("--timeout-rate", type=rate, default=0.0, metavar="R", help="share of requests left unanswered")
     p.add_argument("--unplug-after", type=float, metavar="S", help="unplug the reader after S seconds (once)")
     p.add_argument("--down-for", type=float, default=3.0, metavar="S", help="how long it stays unplugged (%(default)s)")
     p.add_argument("--seed", type=int, help="random seed for the fault injection")

@@ -28,6 +28,7 @@ from typing import Any, Mapping
 
 import requests
 
+from sitegate.drivers.simcli import replay_forever
 from sitegate.errors import ProtocolError, UsageError
 from sitegate.secrets import read_secret
 
@@ -292,11 +293,7 @@ def main(args: argparse.Namespace) -> int:
     sim.start()
     print(f"hik simulator on {sim.base_url}" + (f", pushing to {args.push}" if args.push else ""), flush=True)
     try:
-        step = 0
-        while True:
-            time.sleep(args.pass_every if args.passes else 3600)
-            if args.passes:
-                sim.pass_(args.passes[step % len(args.passes)], status="checkIn" if step % 2 == 0 else "checkOut")
-                step += 1
+        replay_forever(args.passes, args.pass_every,
+                       lambda pin, going_in: sim.pass_(pin, status="checkIn" if going_in else "checkOut"))
     finally:
         sim.stop()

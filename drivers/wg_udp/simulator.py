@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
 
+from sitegate.drivers.simcli import rate, replay_forever
 from sitegate.errors import SitegateError, UsageError
 
 from .codec import DEFAULT_PORT
@@ -36,11 +37,13 @@ _TICK = 0.05
 class WgSimulator:
     def __init__(self, serial: int, host: str = "127.0.0.1", port: int = 0, *, capacity: int = DEFAULT_CAPACITY,
                  push: tuple[str, int] | None = None, push_interval: int = 0, drop_rate: float = 0.0,
-                 garbage_rate: float = 0.0, seed: int | None = None, clock: Callable[[], datetime] = datetime.now):
+                 garbage_rate: float = 0.0, seed: int | None = None, clock: Callable[[], datetime] = datetime.now,
+                 on_open: Callable[[RemoteOpen], None] | None = None):
         for name, rate in (("drop", drop_rate), ("garbage", garbage_rate)):
             if not 0.0 <= rate <= 1.0:
                 raise UsageError(f"{name} rate must be between 0 and 1, got {rate}")
         self.controller = WgController(serial, capacity=capacity, clock=clock)
+        self.controller.on_open = on_open  # see WgController.on_open
         if push is not None:
             self.controller.push_target = PushTarget(push[0], push[1], push_interval)
         self.host, self.port = host, port
@@ -215,16 +218,6 @@ def _host_port(text: str) -> tuple[str, int]:
     return host, int(port)
 
 
-def _rate(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"{value} is not between 0 and 1")
-    return value
-
-
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.description = "A WG access controller (64-byte UDP packets) for tests and demos."
     p.add_argument("--listen", type=_host_port, default=("127.0.0.1", DEFAULT_PORT), metavar="HOST:PORT",
@@ -236,8 +229,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--allow", type=int, action="append", default=[], metavar="CARD", help="card allowed on every door (repeatable)")
     p.add_argument("--swipe", type=int, action="append", default=[], metavar="CARD", help="card to swipe periodically (repeatable)")
     p.add_argument("--swipe-every", type=float, default=5.0, metavar="S", help="seconds between swipes (%(default)s)")
-    p.add_argument("--drop-rate", type=_rate, default=0.0, metavar="R", help="share of replies not sent")
-    p.add_argument("--garbage-rate", type=_rate, default=0.0, metavar="R", help="share of replies preceded by a garbage datagram")
+    p.add_argument("--drop-rate", type=rate, default=0.0, metavar="R", help="share of replies not sent")
+    p.add_argument("--garbage-rate", type=rate, default=0.0, metavar="R", help="share of replies preceded by a garbage datagram")
     p.add_argument("--seed", type=int, help="random seed for the fault injection")
 
 
@@ -257,11 +250,7 @@ def main(args: argparse.Namespace) -> int:
     try:
         bound = sim.address
         print(f"wg simulator: serial {args.serial} on {bound[0]}:{bound[1]}", flush=True)
-        step = 0
-        while True:
-            time.sleep(args.swipe_every if args.swipe else 3600)
-            if args.swipe:
-                sim.swipe(args.swipe[step % len(args.swipe)], direction="in" if step % 2 == 0 else "out")
-                step += 1
+        replay_forever(args.swipe, args.swipe_every,
+                       lambda card, going_in: sim.swipe(card, direction="in" if going_in else "out"))
     finally:
         sim.stop()

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import requests
 
+from sitegate.drivers.simcli import replay_forever
 from sitegate.errors import UsageError
 
 from . import codec
@@ -243,11 +244,6 @@ def main(args: argparse.Namespace) -> int:
                         poll_s=args.poll).start()
     print(f"zk-push simulator {args.serial} ({args.dialect}) calling {args.server}", flush=True)
     try:
-        step = 0
-        while True:
-            time.sleep(args.punch_every if args.punch else 3600)
-            if args.punch:
-                sim.punch(args.punch[step % len(args.punch)], status=step % 2)
-                step += 1
+        replay_forever(args.punch, args.punch_every, lambda pin, going_in: sim.punch(pin, status=0 if going_in else 1))
     finally:
         sim.stop()
