@@ -18,8 +18,8 @@ def _default(k: Key) -> str:
     return f"`{k.default}`"
 
 
-def _table(lines: list[str], header: str, table: Table) -> None:
-    lines.append(f"## `{header}`\n")
+def _table(lines: list[str], header: str, table: Table, level: str = "##") -> None:
+    lines.append(f"{level} `{header}`\n")
     if table.help:
         lines.append(table.help[0].upper() + table.help[1:] + ".\n")
     if table.keys:
@@ -36,6 +36,19 @@ def _table(lines: list[str], header: str, table: Table) -> None:
         _table(lines, f"[{header.strip('[]')}.{sub}]", st)
 
 
+def _builtin_drivers(lines: list[str]) -> None:
+    from sitegate.drivers.registry import BUILTIN, driver_class
+
+    for name in BUILTIN:
+        try:
+            cls = driver_class(name)
+        except Exception as exc:  # noqa: BLE001 - e.g. the face extra is not installed
+            lines.append(f"### `driver = \"{name}\"`\n\nNot installed here ({exc}).\n")
+            continue
+        desc = cls.DESCRIPTION.rstrip(".")
+        _table(lines, f'driver = "{name}"', Table(help=desc, keys=dict(cls.CONFIG_KEYS)), level="###")
+
+
 def markdown() -> str:
     lines = [
         "# Configuration reference",
@@ -49,8 +62,9 @@ def markdown() -> str:
         header = f"[[{name}]]" if table.array else f"[{name}]"
         _table(lines, header, table)
         if name == "devices":
-            lines.append("Each driver adds its own keys to its `[[devices]]` table: `sitegate drivers show NAME`"
-                         " lists them (see docs/drivers.md).\n")
+            lines.append("Each driver adds its own keys to its `[[devices]]` table, beside the ones above;"
+                         " `sitegate drivers show NAME` lists them for any installed driver (docs/drivers.md).\n")
+            _builtin_drivers(lines)
         if name == "geofences":
             lines.append("Fence keys (`id`, `crs`, `polygon` | `center`+`radius_m` | `line`+`width_m`, `grace_m`,"
                          " `lane`, `direction`) are described in docs/phones.md.\n")

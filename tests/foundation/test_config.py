@@ -106,6 +106,12 @@ def test_national_profile_needs_its_keys():
     assert {p.split(": ")[1] for p in ps} == {"uplink.url", "uplink.appid", "uplink.appsecret_file"}
 
 
+@pytest.mark.parametrize("profile", ["mqtt", "webhook"])
+def test_mqtt_and_webhook_profiles_need_the_payload_key(profile):
+    ps = problems(GOOD.replace("enabled = false", f'profile = "{profile}"'))
+    assert any(p.startswith("c.toml:6: uplink.payload_key_file: is required when profile") for p in ps), ps
+
+
 def test_toml_syntax_error_has_a_line():
     ps = problems(GOOD + "\n[http]\nlisten = 127.0.0.1:8080\n")
     assert len(ps) == 1 and ps[0].startswith("c.toml:10: not valid TOML")
@@ -149,3 +155,11 @@ def test_cli_config_check_exit_codes(site):
     assert re.match(rf"{re.escape(str(site.config))}:\d+: storage\.retention_dayz: unknown key; did you mean 'retention_days'\?", err)
     code, out, err = site.cli("config", "check", "-c", str(site.root / "nope.toml"))
     assert code == 2 and "no such configuration file" in err
+
+
+def test_configuration_reference_in_docs_is_the_schema():
+    """docs/configuration.md is generated; when a key changes, regenerate it with
+    `sitegate config reference > docs/configuration.md`."""
+    from sitegate.config.reference import markdown
+
+    assert (REPO / "docs" / "configuration.md").read_text(encoding="utf-8") == markdown()
