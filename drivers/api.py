@@ -41,6 +41,7 @@ from sitegate.errors import SitegateError
 from sitegate.model import Direction, GateDecision, Location, Method
 
 if TYPE_CHECKING:
+    from sitegate.buffer.faces import FaceStore
     from sitegate.buffer.roster import Worker
 
 
@@ -123,7 +124,7 @@ class DriverContext:
                  state_get: Callable[[str], str | None] | None = None,
                  state_set: Callable[[str, str], None] | None = None,
                  roster: Callable[[], list["Worker"]] | None = None,
-                 clock_synced: Callable[[], bool] | None = None):
+                 clock_synced: Callable[[], bool] | None = None, faces: "FaceStore | None" = None):
         self.device_id = device_id
         self.lane = lane
         self.direction = direction
@@ -135,6 +136,8 @@ class DriverContext:
         self._state_set = state_set or self._state.__setitem__
         self._roster = roster or (lambda: [])
         self._clock_synced = clock_synced or (lambda: self.clock.now().synced)
+        # enrolled faces (encrypted store): the camera's gallery, photos for face terminals; None: none kept
+        self.faces = faces
         self.log = logging.getLogger(f"sitegate.device.{device_id}")
         self.last_beat = time.monotonic()
 

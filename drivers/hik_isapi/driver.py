@@ -113,6 +113,7 @@ class HikIsapiDriver(Driver):
         try:
             self.users.plan(self.ctx.roster())
             self._submit("catch_up", "sync_users")
+            self._queue_enrolled_faces()
             self._refresh_health()
             while not stop.is_set():
                 self._wake.wait(TICK_S)
@@ -145,6 +146,21 @@ class HikIsapiDriver(Driver):
         with self._lock:
             self._attempts["sync_users"] = 0
         self._submit("sync_users")
+        self._queue_enrolled_faces()
+
+    def _queue_enrolled_faces(self) -> None:
+        """The enrolment photos of admitted workers (``ctx.faces``, the site's face store) for the
+        terminal's face library; only workers with a PIN (the terminal's employeeNo)."""
+        faces = getattr(self.ctx, "faces", None)
+        if faces is None:
+            return
+        try:
+            photos = {pin: jpeg for pin, jpeg in faces.photos().items() if isinstance(pin, int)}
+        except SitegateError as exc:
+            self.log.warning("hik-isapi %s: enrolled faces not read: %s", self.ctx.device_id, exc)
+            return
+        if photos:
+            self.push_faces(photos)
 
     def push_faces(self, faces: dict[int, bytes]) -> None:
         """Upload face photos (PIN -> JPEG ≤ 200 KB) to the terminal's face library."""

@@ -151,8 +151,11 @@ class Runtime:
 
     # -- parts --------------------------------------------------------------------------------
     def _context_kw(self) -> dict:
+        from sitegate.buffer.faces import FaceStore
+
         return {"clock": self.clock, "state_get": self.store.kv_get, "state_set": self.store.kv_set,
-                "roster": self.roster.admitted, "clock_synced": lambda: self.clock.now().synced}
+                "roster": self.roster.admitted, "clock_synced": lambda: self.clock.now().synced,
+                "faces": FaceStore(self.store)}
 
     def _start_device(self, dev: dict) -> None:
         runner = DeviceRunner(dev, emit=self.pipeline.emit, make_context_kw=self._context_kw())
