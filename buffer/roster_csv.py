@@ -97,7 +97,7 @@ def _row(cells: list[str], cols: dict[str, int]) -> Worker:
     if len(name) > 50:
         raise ValueError("name is longer than 50 characters")
     team = cell("team_sys_no")
-    if team and not team.isdigit():
+    if team and not (team.isascii() and team.isdigit()):      # '²' passes isdigit() but not int()
         raise ValueError(f"team_sys_no {team!r} is not a number")
     black = cell("blacklisted").lower()
     if black not in _TRUE | _FALSE:

@@ -222,4 +222,4 @@ def parse_fences(tables: Any, *, path: str = "geofences",
 
 
 def _natural_key(key_path: str) -> list:
-    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", key_path)]
+    return [int(t) if t.isascii() and t.isdigit() else t for t in re.split(r"(\d+)", key_path)]

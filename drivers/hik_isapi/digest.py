@@ -59,7 +59,7 @@ class DigestAuthority:
             return Verdict(False, "no digest credentials")
         try:
             fields = parse_keqv_list(parse_http_list(header[7:]))
-        except ValueError:
+        except (ValueError, IndexError):    # IndexError: an empty value (``nc=``) in parse_keqv_list
             return Verdict(False, "unreadable Authorization header")
         need = ("username", "realm", "nonce", "uri", "response", "qop", "nc", "cnonce")
         missing = [k for k in need if not fields.get(k)]

@@ -206,7 +206,8 @@ class ZkPushDriver(Driver):
         elif table == "TABLEDATA":
             count = req.get("count", "0")
             self._count("tabledata_lines", max(0, len([ln for ln in text.split("\n") if ln.strip()])))
-            return Reply(200, codec.tabledata_reply(req.get("tablename"), int(count) if count.isdigit() else 0).encode())
+            n = int(count) if count.isascii() and count.isdigit() else 0      # not "²": int() refuses it
+            return Reply(200, codec.tabledata_reply(req.get("tablename"), n).encode())
         else:
             self._count(f"table_ignored.{table[:24] or '-'}")
         self._save_stamp(table, req.get("Stamp"))

@@ -216,4 +216,4 @@ def _apply(p: Pending, users: dict[str, str]) -> None:
 
 
 def _pin_order(pin: str) -> tuple[int, str]:
-    return (int(pin), "") if pin.isdigit() else (1 << 62, pin)
+    return (int(pin), "") if pin.isascii() and pin.isdigit() else (1 << 62, pin)

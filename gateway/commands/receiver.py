@@ -47,7 +47,7 @@ def parse_listen(text: str) -> tuple[str, int]:
 
     host, sep, port = text.rpartition(":")
     host = host.strip("[]")
-    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+    if not sep or not host or not (port.isascii() and port.isdigit()) or not 0 <= int(port) <= 65535:
         raise UsageError(f"--listen: {text!r} is not HOST:PORT")
     return host, int(port)
 

@@ -78,7 +78,7 @@ def matches(pattern: str, what: str) -> Check:
 
 def host_port(v: str) -> str | None:
     host, sep, port = v.rpartition(":")
-    if not sep or not host or not port.isdigit() or not 0 <= int(port) < 65536:
+    if not sep or not host or not (port.isascii() and port.isdigit()) or not 0 <= int(port) < 65536:
         return "must be HOST:PORT, e.g. 127.0.0.1:8080 (port 0: any free port)"
     return None
 

@@ -59,7 +59,8 @@ def _worker(raw: Any, where: str) -> RosterWorker:
         if raw.get(key) in (None, ""):
             raise UsageError(f"{where}: {key}: missing")
     team = raw["team_sys_no"]
-    if isinstance(team, bool) or not (isinstance(team, int) or (isinstance(team, str) and team.strip().isdigit())):
+    digits = isinstance(team, str) and team.strip().isascii() and team.strip().isdigit()   # not "²"
+    if isinstance(team, bool) or not (isinstance(team, int) or digits):
         raise UsageError(f"{where}: team_sys_no: {team!r} is not an integer")
     return RosterWorker(
         id_card_number=str(raw["id_card_number"]).strip().upper(),

@@ -1,6 +1,6 @@
 """Outside input that is not from devices: configuration files and roster CSVs. Whatever arrives,
 the answer is our own error with a message, never a crash, and nothing good is lost."""
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, example, given, settings, strategies as st
 
 from sitegate.buffer.roster_csv import RosterFileError, parse
 from sitegate.config import loads
@@ -21,6 +21,7 @@ toml_lines = st.lists(st.one_of(
 
 @SETTINGS
 @given(toml_lines)
+@example(["[http]", 'listen = "127.0.0.1:\u00b2"'])   # crashed: "²".isdigit(), int("²") raises (schema.py)
 def test_any_configuration_text_gives_a_config_or_config_errors(lines):
     text = "\n".join(lines)
     try:
@@ -31,6 +32,7 @@ def test_any_configuration_text_gives_a_config_or_config_errors(lines):
 
 @SETTINGS
 @given(st.binary(max_size=2000))
+@example(f"id_card_number,name,team_sys_no\n{make_id(1)},x,\u00b2\n".encode())   # a team number "²"
 def test_any_bytes_as_roster_csv(data):
     try:
         result = parse(data)
@@ -57,3 +59,9 @@ def test_good_rows_survive_bad_neighbours(rows):
                 expected.add(idn)
     result = parse(("\n".join(lines) + "\n").encode("utf-8"))
     assert {w.id_card_number for w in result.workers} == expected
+
+
+def test_a_team_number_that_only_looks_like_digits_is_named():
+    # "²" passes str.isdigit() but not int(): the row is refused with a message about the column
+    result = parse(f"id_card_number,name,team_sys_no\n{make_id(1)},张三,\u00b2\n".encode("utf-8"))
+    assert not result.workers and result.problems == [(2, "team_sys_no '\u00b2' is not a number")]

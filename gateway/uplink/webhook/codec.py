@@ -157,7 +157,7 @@ def retry_after_s(value: str | None, now_epoch: float) -> float | None:
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
+    if value.isascii() and value.isdigit():      # '²' passes isdigit() but not float()
         return float(value)
     try:
         when = parsedate_to_datetime(value)
