@@ -24,12 +24,11 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from sitegate.errors import StoreError, UsageError
 from sitegate.idcard import mask, normalise
 
 if TYPE_CHECKING:
+    import numpy as np
     from sitegate.drivers.camera_face.gallery import Gallery
 
 log = logging.getLogger(__name__)
@@ -73,6 +72,8 @@ class EnrolledFace:
 
 def encoding_to_bytes(encoding: object) -> bytes:
     """A (128,) encoding as 512 little-endian float32 bytes; FaceRecordError if it is not one."""
+    import numpy as np   # here, not at the top: the daemon imports this module, numpy costs ~15 MB RSS
+
     try:
         arr = np.asarray(encoding, dtype=np.float64)
     except (TypeError, ValueError) as exc:
@@ -89,6 +90,8 @@ def encoding_to_bytes(encoding: object) -> bytes:
 def encoding_from_bytes(data: bytes) -> np.ndarray:
     if len(data) != ENCODING_BYTES:
         raise StoreError(f"a stored face encoding has {len(data)} bytes, expected {ENCODING_BYTES}")
+    import numpy as np
+
     return np.frombuffer(data, dtype="<f4").astype(np.float32)
 
 
@@ -189,6 +192,8 @@ class FaceStore:
         Workers who left or are blacklisted stay in it: recognising them gives the gate the right
         denial instead of "unknown". A row that fails to decrypt is skipped, counted and logged.
         """
+        import numpy as np
+
         from sitegate.drivers.camera_face.gallery import Gallery
 
         rows = self.store.query("SELECT f.id_hash, f.encoding_enc, w.id_enc FROM faces f "

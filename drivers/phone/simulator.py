@@ -21,15 +21,19 @@ import tomllib
 from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import requests
 
-from sitegate.drivers.phone.walker import (PhoneWalker, WalkSettings, Waypoint, load_waypoints,
-                                           path_through_fence, request_bodies)
 from sitegate.errors import UsageError
-from sitegate.geofence.coords import SYSTEMS
-from sitegate.geofence.fences import parse_fences
-from sitegate.geofence.phonekeys import read_key_file
+
+if TYPE_CHECKING:
+    from sitegate.drivers.phone.walker import PhoneWalker, Waypoint
+
+# `sitegate sim` imports this module at every CLI start, the daemon's included: the walker, the
+# fences and the coordinate systems load numpy, shapely and pyproj (~35 MB RSS), so they are
+# imported where a phone is simulated. Same values as sitegate.geofence.coords.SYSTEMS.
+CRS_CHOICES = ("wgs84", "gcj02", "bd09")
 
 SIM_NAME = "phone"
 DESCRIPTION = "a worker's phone walking a path and sending signed geofence clock-ins over HTTP"
@@ -47,7 +51,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                                       'or {"crs": "gcj02", "points": [...]}')
     where.add_argument("--fences", help="a sitegate TOML config with [[geofences]]: walk in and out of --fence")
     parser.add_argument("--fence", help="the id of the fence to walk through (with --fences)")
-    parser.add_argument("--crs", default="wgs84", choices=SYSTEMS, help="system the phone sends (default %(default)s)")
+    parser.add_argument("--crs", default="wgs84", choices=CRS_CHOICES, help="system the phone sends (default %(default)s)")
     parser.add_argument("--accuracy", type=float, default=8.0, help="typical reported accuracy, metres (default 8)")
     parser.add_argument("--no-accuracy", action="store_true", help="send accuracy_m null (phone without accuracy)")
     parser.add_argument("--jitter", type=float, default=None, help="position noise sigma, metres (default 0.66 x accuracy)")
@@ -65,6 +69,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _waypoints(args: argparse.Namespace) -> list[Waypoint]:
+    from sitegate.drivers.phone.walker import load_waypoints, path_through_fence
+    from sitegate.geofence.fences import parse_fences
+
     if args.path:
         try:
             data = json.loads(Path(args.path).read_text(encoding="utf-8"))
@@ -89,6 +96,9 @@ def _waypoints(args: argparse.Namespace) -> list[Waypoint]:
 
 
 def build_walker(args: argparse.Namespace) -> PhoneWalker:
+    from sitegate.drivers.phone.walker import PhoneWalker, WalkSettings
+    from sitegate.geofence.phonekeys import read_key_file
+
     key, private = read_key_file(args.key_file)
     if not private:
         log.warning("key file %s can be read by other users: chmod 600 it", args.key_file)
@@ -117,6 +127,8 @@ def post_all(bodies: Iterable[tuple[bytes, bool]], url: str, *, timeout: float =
 
 
 def main(args: argparse.Namespace) -> int:
+    from sitegate.drivers.phone.walker import request_bodies
+
     walker = build_walker(args)
     if args.dry_run:      # a simulated timeline from now: fix i dated now + i x interval
         payloads: Iterable[dict] = walker.payloads(start_time=time.time())

@@ -29,7 +29,6 @@ import textwrap
 import time
 from pathlib import Path
 
-import numpy as np
 
 from sitegate.bench import Figure
 from sitegate.errors import SitegateError, UsageError
@@ -61,6 +60,8 @@ def _ms(seconds: float) -> float:
 
 
 def _random_encodings(n: int, seed: int) -> np.ndarray:
+    import numpy as np
+
     # dlib encodings are ~unit vectors with components of about ±0.1: random ones of that scale
     # are at distance ≈ 1.4 from each other and from real faces, i.e. strangers
     return np.random.default_rng(seed).normal(0, 0.09, size=(n, 128)).astype(np.float32)
@@ -69,6 +70,8 @@ def _random_encodings(n: int, seed: int) -> np.ndarray:
 def _site_gallery(cf, faces: Path, size: int):
     """``size`` random workers plus the five enrolled people of the test data (at the end, so a
     first-match Python loop walks the whole list, as it does for a stranger)."""
+    import numpy as np
+
     people = []
     for folder in sorted((faces / "knn_examples" / "train").iterdir()):
         for photo in sorted(folder.iterdir()):
@@ -130,6 +133,8 @@ def _frame_figures(cf, fr, faces: Path, gallery, rows: list, args) -> list[Figur
 
 
 def _match_figures(cf, args) -> list[Figure]:
+    import numpy as np
+
     data = _random_encodings(args.gallery_size + 200, 2)
     gallery = cf.Gallery()
     gallery.add_many([f"w{i}" for i in range(args.gallery_size)], data[: args.gallery_size])

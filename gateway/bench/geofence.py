@@ -7,10 +7,6 @@ import json
 import time
 from collections import Counter
 
-import numpy as np
-import shapely
-from shapely.geometry import Point
-
 from sitegate.bench import Figure, check
 
 DESCRIPTION = "clock-in decisions/s end to end (JSON, HMAC, crs, fences, spoof) and vectorised point-in-fence"
@@ -26,6 +22,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _site():
+    import numpy as np
+
     from sitegate.geofence.fences import parse_fences
 
     # A 200-vertex yard polygon with a hole, a circle and a 20 km corridor, like a road project.
@@ -46,6 +44,8 @@ def _site():
 
 
 def _requests(n: int, now: float) -> tuple[list[bytes], dict[str, bytes]]:
+    import numpy as np
+
     from sitegate.geofence.clockin import sign_request
     from sitegate.geofence.phonekeys import new_phone_key
 
@@ -91,6 +91,10 @@ def _decisions_per_s(n: int) -> Figure:
 
 
 def _point_in_fence(n_vec: int, n_loop: int) -> list[Figure]:
+    import numpy as np
+    import shapely
+    from shapely.geometry import Point
+
     fences = _site()
     yard = fences.by_id("yard").shape
     minx, miny, maxx, maxy = yard.bounds

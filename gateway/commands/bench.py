@@ -13,7 +13,7 @@ def _bench_modules() -> dict:
     return {
         m.name: f"{bench.__name__}.{m.name}"
         for m in pkgutil.iter_modules(bench.__path__)
-        if not m.name.startswith("_")
+        if not m.name.startswith("_") and not m.ispkg   # a package (soakkit) is a harness, not a benchmark
     }
 
 

@@ -53,8 +53,15 @@ def import_csv(args) -> int:
         raise UsageError(f"{path}: {exc}") from None
     counts = {"added": 0, "changed": 0, "unchanged": 0}
     if not args.dry_run and result.workers:
-        with open_store(cfg) as store:
-            counts = Roster(store).upsert_many(result.workers)
+        with open_store(cfg) as store, progress_bar(len(result.workers), "import") as bar:
+            roster = Roster(store)
+            # in chunks so the bar moves; each chunk is one transaction, and an import cut short is
+            # finished by running it again (rows are upserted by ID number)
+            for start in range(0, len(result.workers), IMPORT_CHUNK):
+                chunk = result.workers[start:start + IMPORT_CHUNK]
+                for key, n in roster.upsert_many(chunk).items():
+                    counts[key] = counts.get(key, 0) + n
+                bar.update(len(chunk))
             store.audit(_actor(), "roster.import", str(path),
                         f"{len(result.workers)} rows, {len(result.problems)} bad; {counts}")
     if args.json:
@@ -70,6 +77,20 @@ def import_csv(args) -> int:
               f"{len(result.problems)} row(s) skipped")
     # some rows were bad: the good ones are in, but say so in the exit code
     return 2 if result.problems else 0
+
+
+IMPORT_CHUNK = 500
+
+
+def progress_bar(total: int | None, desc: str, unit: str = " worker"):
+    """A tqdm bar on stderr when stderr is a terminal, nothing otherwise (pipes, logs, cron, --json
+    readers see no bar characters). ``leave=False``: the bar is erased, the summary line stays."""
+    import sys
+
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit=unit, file=sys.stderr, leave=False,
+                disable=not sys.stderr.isatty())
 
 
 def _actor() -> str:
@@ -132,18 +153,13 @@ def show(args) -> int:
 
 def sync(args) -> int:
     """Download the platform's roster into the local one; added / changed / marked left."""
-    import sys
-
-    from tqdm import tqdm
-
     from sitegate.uplink.national.connect import appsecret_of, client_from_config
     from sitegate.uplink.national.roster_sync import sync_roster
 
     cfg = load_config(args)
     client = client_from_config(cfg, appsecret_of(cfg))
     try:
-        with open_store(cfg) as store, tqdm(unit=" worker", desc="roster", file=sys.stderr, leave=False,
-                                            disable=not sys.stderr.isatty()) as bar:
+        with open_store(cfg) as store, progress_bar(None, "roster sync") as bar:
             report = sync_roster(client, store, cfg["site"]["project_code"], progress=bar.update)
     finally:
         client.close()

@@ -220,7 +220,8 @@ def validate(raw: dict) -> tuple[dict, list[Problem]]:
                 cfg[name] = []
             else:
                 cfg[name] = raw_value
-                problems += HOOKS.get("geofence_problems", _default_geofence_problems)(raw_value)
+                if raw_value:   # no fences, nothing to check: and no numpy/shapely/pyproj (~35 MB) loaded
+                    problems += HOOKS.get("geofence_problems", _default_geofence_problems)(raw_value)
         else:
             cfg[name] = _check_table(raw_value, table, name, problems)
     _cross_checks(cfg, problems)
