@@ -15,7 +15,8 @@ from sitegate.uplink.national import NationalClient, PlatformError
 from sitegate.uplink.national.codec import encrypt_id, sign
 from sitegate.uplink.national.envelope import AsyncStatus
 
-VECTORS = json.loads(Path("/work/shared/data/vectors/vectors.json").read_text(encoding="utf-8"))["national"]
+VECTORS = json.loads((Path(__file__).resolve().parents[2].parent / "shared" / "data" / "vectors" / "vectors.json")
+                     .read_text(encoding="utf-8"))["national"]
 
 
 def test_the_reference_example_form_is_accepted_as_is(receiver):

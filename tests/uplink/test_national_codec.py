@@ -16,7 +16,7 @@ from sitegate.uplink.national import codec
 from sitegate.uplink.national.crypto import signing_string
 from sitegate.uplink.national.errors import BadSecret, DecryptError, InvalidRecord
 
-VECTORS = Path("/work/shared/data/vectors/vectors.json")
+VECTORS = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "vectors" / "vectors.json"
 NATIONAL = json.loads(VECTORS.read_text(encoding="utf-8"))["national"]
 SECRET = NATIONAL["appsecret"]
 FORM = NATIONAL["form"]
@@ -248,7 +248,7 @@ def test_every_sitegate_method_has_an_attend_type():
 def test_jpeg_for_upload_shrinks_a_large_photo_under_the_limit():
     from sitegate.uplink.national.images import jpeg_for_upload
 
-    photo = Path("/work/shared/data/faces/obama-720p.jpg")
+    photo = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "faces" / "obama-720p.jpg"
     if not photo.exists():
         pytest.skip("shared face photos not available")
     raw = photo.read_bytes()
