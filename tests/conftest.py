@@ -103,5 +103,9 @@ def example_driver():
         subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-build-isolation", "--no-deps",
                         "-e", str(REPO / "tests" / "example_driver")], check=True)
         importlib.invalidate_caches()
+    # an editable install is put on sys.path by a .pth file, read only when Python starts: a
+    # fresh venv's first test run must add it itself (new processes see it anyway)
+    if str(REPO / "tests" / "example_driver") not in sys.path:
+        sys.path.append(str(REPO / "tests" / "example_driver"))
     registry.refresh()
     return "wiegand-lines"
