@@ -18,19 +18,26 @@ from typing import Iterable
 STATES = ("held", "pending", "inflight", "delivered", "dead")
 
 
+# No uplink schedules a retry further ahead than this (backoff caps at 300 s, a stopped engine
+# retries after 600 s): anything later was computed from a wall clock that has since stepped back.
+MAX_SCHEDULE_AHEAD_S = 3600.0
+
+
 class DeliveryQueue:
     def __init__(self, store, uplink: str):
         self.store = store
         self.uplink = uplink
 
     def due(self, limit: int, now: float | None = None) -> list[sqlite3.Row]:
-        """Pending records whose retry time has come, oldest event first."""
+        """Pending records whose retry time has come, oldest event first. A retry time further
+        ahead than any delay the uplinks schedule was stored before the wall clock was stepped
+        back: it is due now, not after the size of the step."""
         now = time.time() if now is None else now
         return self.store.query(
             "SELECT d.event_id, d.attempts, e.* FROM deliveries d JOIN events e USING (event_id) "
-            "WHERE d.uplink = ? AND d.state = 'pending' AND d.next_attempt_ts <= ? "
+            "WHERE d.uplink = ? AND d.state = 'pending' AND (d.next_attempt_ts <= ? OR d.next_attempt_ts > ?) "
             "ORDER BY e.wall_ts, e.seq LIMIT ?",
-            (self.uplink, now, limit),
+            (self.uplink, now, now + MAX_SCHEDULE_AHEAD_S, limit),
         )
 
     def inflight(self) -> list[sqlite3.Row]:

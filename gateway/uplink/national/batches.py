@@ -26,6 +26,8 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from sitegate.buffer.deliveries import MAX_SCHEDULE_AHEAD_S
+
 QUEUED, SENDING, SENT, UNKNOWN, DONE, FAILED = "queued", "sending", "sent", "unknown", "done", "failed"
 OPEN_STATES = (QUEUED, SENDING, SENT, UNKNOWN)
 LOST, REJECTED, BATCH_FAILED, EXPIRED = "lost", "rejected", "failed", "expired"
@@ -86,10 +88,11 @@ class Ledger:
         return BatchRow.of(rows[0]) if rows else None
 
     def due(self, state: str, now: float, limit: int = 20) -> list[BatchRow]:
-        """Open batches in ``state`` whose time has come, the longest waiting first."""
+        """Open batches in ``state`` whose time has come, the longest waiting first (a ``next_ts``
+        beyond MAX_SCHEDULE_AHEAD_S was set before the wall clock stepped back: due now)."""
         rows = self.store.query(
-            "SELECT * FROM batches WHERE uplink = ? AND state = ? AND next_ts <= ? "
-            "ORDER BY next_ts, created_ts LIMIT ?", (self.uplink, state, now, limit))
+            "SELECT * FROM batches WHERE uplink = ? AND state = ? AND (next_ts <= ? OR next_ts > ?) "
+            "ORDER BY next_ts, created_ts LIMIT ?", (self.uplink, state, now, now + MAX_SCHEDULE_AHEAD_S, limit))
         return [BatchRow.of(r) for r in rows]
 
     def inflight(self, batch_id: str) -> set[str]:

@@ -28,11 +28,17 @@ class Health:
         self._lock = threading.Lock()
         self._pause_until = 0.0                # after a transient failure: back off
         self._stopped_until: float | None = None   # after a configuration fault
+        self._pause_s = self._stop_s = 0.0     # how long each was meant to last
         self._clear_alarm = True               # the first success of a new instance clears the alarm
 
     # -- may we call? -----------------------------------------------------------------------------
     def may_call(self, now: float) -> bool:
         with self._lock:
+            # both are wall-clock times: after the clock stepped back they would last for the size
+            # of the step on top of their own length, so never wait longer than that length from now
+            self._pause_until = min(self._pause_until, now + self._pause_s)
+            if self._stopped_until is not None:
+                self._stopped_until = min(self._stopped_until, now + self._stop_s)
             stopped = self._stopped_until is not None and now < self._stopped_until
             return not stopped and now >= self._pause_until
 
@@ -58,7 +64,9 @@ class Health:
         """Back off (capped exponential, full jitter: base.Backoff); the delay chosen."""
         with self._lock:
             delay = self.backoff.next_delay()
-            self._pause_until = max(self._pause_until, time.time() + delay)
+            now = time.time()
+            self._pause_until = max(self._pause_until, now + delay)
+            self._pause_s = self._pause_until - now
             first = self.status.consecutive_failures == 0
             self.status.consecutive_failures += 1
             self.status.state, self.status.last_error = "retrying", failure.message
@@ -73,6 +81,7 @@ class Health:
                                    "('pending','inflight','held')", (self.uplink,))[0][0]
         with self._lock:
             self._stopped_until = time.time() + retry_s
+            self._stop_s = retry_s
             self.status.state, self.status.last_error = "stopped", advice
             self._clear_alarm = True
         self.log.error("uplink stopped: %s (nothing is lost: %d record(s) wait)", advice, waiting)
