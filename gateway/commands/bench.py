@@ -22,7 +22,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     names = p.add_subparsers(dest="bench", metavar="NAME", required=True)
     for name, modname in sorted(_bench_modules().items()):
         mod = importlib.import_module(modname)
-        bp = names.add_parser(name, help=getattr(mod, "DESCRIPTION", ""))
+        bp = names.add_parser(name, help=getattr(mod, "DESCRIPTION", "").replace("%", "%%"))
         if hasattr(mod, "add_arguments"):
             mod.add_arguments(bp)
         bp.set_defaults(func=_run, modules=[(name, modname)])
