@@ -9,6 +9,7 @@ only say how a request reaches their ``App`` and how its reply is written.
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -58,6 +59,14 @@ class BoundedBodyHandler(BaseHTTPRequestHandler):
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+
+    def handle_error(self, request, client_address) -> None:
+        # a terminal that hangs up before its answer resends; a traceback would only be noise
+        exc = sys.exc_info()[1]
+        if isinstance(exc, (BrokenPipeError, ConnectionResetError, TimeoutError)):
+            log.debug("%s went away before its answer: %s", client_address[0], exc)
+        else:
+            log.error("request from %s failed", client_address[0], exc_info=exc)
 
 
 class HttpListener:

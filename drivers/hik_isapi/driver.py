@@ -34,6 +34,7 @@ from sitegate.secrets import read_secret
 
 from . import codec, observe
 from .client import AuthRefused, IsapiClient, base_url, terminal_address_problem
+from .sender import TerminalSender
 from .serials import SerialTracker
 from .server import HttpListener, Reply, split_host_port
 from .user_sync import UserSyncer
@@ -70,6 +71,7 @@ class HikIsapiDriver(Driver):
         super().__init__(ctx)
         self.host = str(self.options["host"])
         self.host_key = urlsplit(base_url(self.host)).netloc.lower()
+        self.sender = TerminalSender(self.host)   # pushes are taken from this host's IP only
         self.page_size = int(self.options.get("page_size", 30))
         self.offline_after_s = float(self.options.get("offline_after_s", 120))
         self.counters: Counter[str] = Counter()
@@ -101,6 +103,9 @@ class HikIsapiDriver(Driver):
     def run(self, stop: threading.Event) -> None:
         try:
             password = read_secret(self.options["password_file"])
+            problem = self.sender.resolve()
+            if problem:      # not fatal: the terminal may be renamed in DNS later; pushes wait
+                self.log.warning("hik-isapi %s: %s; pushes refused until it does", self.ctx.device_id, problem)
             host, port = split_host_port(str(self.options.get("listen", "127.0.0.1:8089")))
             self._listener = HttpListener(host, port, self)
         except SitegateError as exc:
@@ -308,7 +313,9 @@ class HikIsapiDriver(Driver):
         return self.ctx.clock.wall().astimezone(codec.BEIJING)
 
     # -- pushed events ---------------------------------------------------------------------------
-    def handle(self, method: str, target: str, headers: Mapping[str, str], body: bytes) -> Reply:
+    def handle(self, method: str, target: str, headers: Mapping[str, str], body: bytes, peer: str) -> Reply:
+        if not self.sender.allows(peer):
+            return self._refuse_foreign(peer)
         if method != "POST":
             return Reply(405, b"POST events here", "text/plain")
         self._count("pushes")
@@ -332,6 +339,18 @@ class HikIsapiDriver(Driver):
             self.log.error("hik-isapi %s: event not stored, the terminal will resend it: %s", self.ctx.device_id, exc)
             return Reply(503, b'{"statusCode":6,"statusString":"Store unavailable"}')
         return OK
+
+    def _refuse_foreign(self, peer: str) -> Reply:
+        """Anything not from the terminal's address is refused before it is parsed: the push has
+        no credential, so any LAN host could otherwise post access events for roster workers."""
+        self._count("foreign_pushes")
+        with self._lock:
+            self.protocol_errors += 1
+        if self.sender.first_refusal(peer):
+            self.log.warning("hik-isapi %s: refused a push from %s, which is not the terminal %s (%s)",
+                             self.ctx.device_id, peer, self.sender.hostname,
+                             ", ".join(sorted(self.sender.addresses)) or "not resolved")
+        return Reply(403, b"not the terminal", "text/plain")
 
     def _record(self, ev: codec.AccessEvent, picture: bytes | None, *, via: str) -> None:
         serial = ev.serial_no

@@ -23,7 +23,8 @@ class Reply:
 
 
 class App(Protocol):
-    def handle(self, method: str, target: str, headers: Mapping[str, str], body: bytes) -> Reply: ...
+    def handle(self, method: str, target: str, headers: Mapping[str, str], body: bytes, peer: str) -> Reply:
+        """``peer`` is the sender's IP address (the event push admits only its terminal's)."""
 
 
 class _Handler(httpd.BoundedBodyHandler):
@@ -39,7 +40,8 @@ class _Handler(httpd.BoundedBodyHandler):
         if body is None:
             return
         try:
-            reply = self.server.app.handle(self.command, self.path, self.headers, body)  # type: ignore[attr-defined]
+            reply = self.server.app.handle(self.command, self.path, self.headers, body,  # type: ignore[attr-defined]
+                                           str(self.client_address[0]))
         except Exception:  # a bug must not take the listener down
             log.exception("HTTP %s %s failed", self.command, self.path.split("?")[0])
             reply = Reply(500, b"internal error", "text/plain")

@@ -201,7 +201,7 @@ class HikTerminalSim:
         return resp.status_code == 200
 
     # -- ISAPI (the HTTP app) --------------------------------------------------------------------
-    def handle(self, method: str, target: str, headers: Mapping[str, str], body: bytes) -> Reply:
+    def handle(self, method: str, target: str, headers: Mapping[str, str], body: bytes, peer: str = "") -> Reply:
         verdict = self.auth.verify(method, target, headers.get("Authorization"))
         if not verdict.ok:
             self.counters["auth_challenges" if not headers.get("Authorization") else "auth_refused"] += 1

@@ -174,6 +174,11 @@ def _check_devices(raw: Any, problems: list[Problem]) -> list:
 
 
 def _cross_checks(cfg: dict, problems: list[Problem]) -> None:
+    web = cfg.get("http") or {}
+    already = any(p[0] in ("http.cert_file", "http.key_file") for p in problems)
+    if not already and bool(web.get("cert_file")) != bool(web.get("key_file")):
+        missing = "key_file" if web.get("cert_file") else "cert_file"
+        problems.append((f"http.{missing}", "cert_file and key_file go together (expected both or neither)"))
     up = cfg.get("uplink") or {}
     if not up or not up.get("enabled", True):
         return

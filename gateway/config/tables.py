@@ -65,6 +65,9 @@ UPLINK = Table(help="where attendance goes", keys={
 HTTP = Table(help="the clerk pages, JSON API, /metrics and /healthz", keys={
     "listen": Key(str, "HOST:PORT to listen on; keep it on the site LAN", default="127.0.0.1:8080", check=host_port),
     "session_minutes": Key(int, "clerk sessions expire after this long idle", default=30, check=between(1, 1440)),
+    "cert_file": Key(str, "PEM certificate (chain) to serve the pages over HTTPS; with key_file, or neither "
+                          "(plain HTTP)", default=""),
+    "key_file": Key(str, "PEM private key of cert_file (mode 0600)", default="", secret_file=True),
 })
 
 STORAGE = Table(help="the local buffer", keys={

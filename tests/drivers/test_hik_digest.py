@@ -17,7 +17,7 @@ class Echo:
         self.authority = authority
         self.reasons: list[str] = []
 
-    def handle(self, method, target, headers, body):
+    def handle(self, method, target, headers, body, peer):
         verdict = self.authority.verify(method, target, headers.get("Authorization"))
         if not verdict.ok:
             self.reasons.append(verdict.reason)

@@ -1,12 +1,15 @@
 """The hik-isapi driver against the Hikvision terminal simulator over real HTTP on 127.0.0.1."""
 from __future__ import annotations
 
+import http.client
 import json
+import logging
 import subprocess
 import sys
 import threading
 from contextlib import contextmanager
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -297,3 +300,45 @@ def test_a_gap_the_terminal_cannot_fill_yet_is_degraded_until_it_can(site):
         site.sim.searches_broken = False
         wait_until(lambda: site.pipeline.count() == 3, what="gap filled")
         wait_until(lambda: driver.health.state is HealthState.UP, what="UP again")
+
+
+def _post_from(source_ip: str, url: str, body: bytes) -> int:
+    """POST from a chosen local address: Linux routes all of 127/8 to lo, so 127.0.0.2 is a real
+    second host as far as the listener can tell."""
+    parts = urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=5, source_address=(source_ip, 0))
+    try:
+        conn.request("POST", parts.path, body=body, headers={"Content-Type": "application/json"})
+        return conn.getresponse().status
+    finally:
+        conn.close()
+
+
+def test_a_push_from_a_host_that_is_not_the_terminal_is_refused_and_records_nothing(site, caplog):
+    body = json.dumps(load_vectors()["hik_isapi"]["event_json"], ensure_ascii=False).encode()
+    with site.running() as driver:
+        assert driver.sender.addresses == {"127.0.0.1"}      # the simulator's host, resolved at start
+        with caplog.at_level(logging.WARNING, logger=driver.log.name):
+            statuses = [_post_from("127.0.0.2", site.sim.push_url, body) for _ in range(3)]
+        assert statuses == [403, 403, 403]
+        assert site.pipeline.count() == 0 and site.pipeline.emits == []
+        assert driver.counters["foreign_pushes"] == 3 and driver.protocol_errors == 3
+        assert driver.counters["pushes"] == 0 and driver.tracker.last is None
+        refusals = [r.getMessage() for r in caplog.records if "not the terminal" in r.getMessage()]
+        assert len(refusals) == 1 and "127.0.0.2" in refusals[0]          # once per source
+        assert "W1001" not in refusals[0] and "1001" not in refusals[0]   # nothing from the body
+        # the terminal itself (the simulator, pushing from 127.0.0.1) still gets through
+        serial = site.sim.pass_("1001")
+        wait_until(lambda: site.pipeline.count() == 1, what="the terminal's own push")
+        assert site.pipeline.observations[0].extra["serial"] == serial
+        assert _post_from("127.0.0.1", site.sim.push_url, body) == 200
+        assert driver.counters["foreign_pushes"] == 3
+
+
+def test_the_terminal_host_name_is_resolved_and_mapped_addresses_match():
+    from sitegate.drivers.hik_isapi.sender import TerminalSender
+    sender = TerminalSender("http://localhost:8000")
+    assert sender.resolve() is None and sender.allows("127.0.0.1") and sender.allows("::ffff:127.0.0.1")
+    assert not sender.allows("127.0.0.2") and not sender.allows("") and not sender.allows("garbage")
+    unresolvable = TerminalSender("no-such-terminal.invalid")
+    assert unresolvable.resolve() is not None and not unresolvable.allows("127.0.0.1")

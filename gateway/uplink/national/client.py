@@ -50,6 +50,31 @@ METHOD_PROJECT_WORKERS = "ProjectWorker.Query"
 METHOD_CHECK_SIGN = "CheckSign.Query"
 METHOD_ATTENDANCE_QUERY = "WorkerAttendance.Query"
 
+# The largest listing a query may page through. A site's roster is hundreds, a mega-project's a few
+# thousand; a day's attendance a few thousand rows. Without a ceiling a platform (or a TLS-terminating
+# proxy) answering a huge totalCount with one row per page would keep the sync paging without end.
+MAX_LISTED_ROWS = 100_000
+
+
+class ListingTooLarge(GarbageResponse):
+    """A paged query's ``totalCount`` or page count is beyond ``MAX_LISTED_ROWS``: not a real
+    project, so retrying cannot help."""
+
+    retryable = False
+
+
+def _check_paging(method: str, page: int, page_size: int, total: int | None) -> None:
+    """Before asking for ``page`` (0-based; ``total`` None) and after reading its ``totalCount``:
+    refuse a listing that claims more than ``MAX_LISTED_ROWS`` rows or needs more pages than that
+    many rows at ``page_size`` (a platform sending short pages)."""
+    if total is not None and total > MAX_LISTED_ROWS:
+        raise ListingTooLarge(f"{method}: totalCount {total} on page {page} is above the limit of "
+                              f"{MAX_LISTED_ROWS} rows; refusing to page through it")
+    max_pages = -(-MAX_LISTED_ROWS // page_size)
+    if page >= max_pages:
+        raise ListingTooLarge(f"{method}: still short of totalCount after {max_pages} pages of "
+                              f"pageSize {page_size} (the limit, {MAX_LISTED_ROWS} rows); refusing more pages")
+
 
 def _utc_now() -> datetime:
     return datetime.now(timezone.utc)
@@ -231,7 +256,9 @@ class NationalClient:
     def project_workers(self, project_code: str, page_size: int = 50, *,
                         team_sys_no: int | None = None) -> Iterator[dict[str, Any]]:
         """Every roster row of the project, page by page (``pageIndex`` 0-based) until
-        ``totalCount`` rows were seen, with ``idCardNumber`` decrypted.
+        ``totalCount`` rows were seen, with ``idCardNumber`` decrypted. A ``totalCount`` above
+        ``MAX_LISTED_ROWS``, or more pages than that many rows need, raises ``ListingTooLarge``
+        (a ``GarbageResponse``, not retryable).
 
         A row whose ID number cannot be decrypted is skipped, logged (masked) and counted in
         ``counters["bad_roster_row"]``; the other rows still come.
@@ -243,10 +270,12 @@ class NationalClient:
             query: dict[str, Any] = {"projectCode": project_code, "pageIndex": page, "pageSize": page_size}
             if team_sys_no is not None:
                 query["teamSysNo"] = team_sys_no
+            _check_paging(METHOD_PROJECT_WORKERS, page, page_size, None)
             data = require_object(self.call(METHOD_PROJECT_WORKERS, query), METHOD_PROJECT_WORKERS)
             rows, total = data.get("rows"), data.get("totalCount")
             if not isinstance(rows, list) or isinstance(total, bool) or not isinstance(total, int):
                 raise GarbageResponse(f"{METHOD_PROJECT_WORKERS}: page {page} lacks rows[] or totalCount")
+            _check_paging(METHOD_PROJECT_WORKERS, page, page_size, total)
             for position, row in enumerate(rows):
                 seen += 1
                 decoded = self._roster_row(row, page, position)
@@ -294,10 +323,12 @@ class NationalClient:
             if id_card_number is not None:
                 query["idCardType"] = "01"
                 query["idCardNumber"] = codec.encrypt_id(id_card_number, self._appsecret)
+            _check_paging(METHOD_ATTENDANCE_QUERY, page, page_size, None)
             data = require_object(self.call(METHOD_ATTENDANCE_QUERY, query), METHOD_ATTENDANCE_QUERY)
             rows, total = data.get("rows"), data.get("totalCount")
             if not isinstance(rows, list) or isinstance(total, bool) or not isinstance(total, int):
                 raise GarbageResponse(f"{METHOD_ATTENDANCE_QUERY}: page {page} lacks rows[] or totalCount")
+            _check_paging(METHOD_ATTENDANCE_QUERY, page, page_size, total)
             for position, row in enumerate(rows):
                 seen += 1
                 if not isinstance(row, dict):
