@@ -11,11 +11,13 @@ from __future__ import annotations
 import json
 import logging
 import signal
+import ssl
 import threading
 import time
 from typing import Callable
 
 from sitegate.buffer import Store, release_held
+from sitegate.buffer.store import MB
 from sitegate.buffer.retention import purge
 from sitegate.clock import Clock
 from sitegate.config import Config, load
@@ -27,6 +29,24 @@ from sitegate.policy import GatePolicy
 from sitegate.roster_cache import RosterCache
 
 log = logging.getLogger(__name__)
+
+
+def web_tls_context(http_cfg: dict) -> ssl.SSLContext | None:
+    """The clerk pages' TLS context from ``[http] cert_file``/``key_file`` (None: plain HTTP).
+    The config check already made sure both or neither are set and the key is mode 0600; a file
+    that does not load is a configuration error, not a silent fall-back to plain HTTP."""
+    cert, key = http_cfg.get("cert_file") or "", http_cfg.get("key_file") or ""
+    if not cert:
+        return None
+    # PROTOCOL_TLS_SERVER with the library defaults: TLS 1.2+ and Python's vetted cipher list
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    try:
+        context.load_cert_chain(cert, key)
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError([f"http.cert_file / http.key_file: {cert} and {key} cannot be loaded as a "
+                           f"PEM certificate and its key: {exc}"]) from None
+    return context
 
 
 class Every:
@@ -86,13 +106,12 @@ class Runtime:
             if dev.get("enabled", True):
                 self._start_device(dev)
         self._start_uplink()
-        st = cfg["storage"]
         self.tasks = [
             Every(2.0, self.roster.refresh, "roster refresh"),
             Every(10.0, self._release_held, "clock correction"),
             Every(10.0, self._record_health, "device health"),
             Every(5.0, self._store_heartbeat, "store heartbeat"),
-            Every(3600.0, lambda: purge(self.store, st["retention_days"]), "retention", first_after_s=60.0),
+            Every(3600.0, lambda: purge(self.store, self.cfg["storage"]["retention_days"]), "retention", first_after_s=60.0),
         ]
         minutes = cfg["uplink"].get("roster_sync_minutes", 0)
         if minutes and self.uplink is not None and hasattr(self.uplink, "sync_roster"):
@@ -195,7 +214,7 @@ class Runtime:
                          clockin=getattr(self.intake, "handle_http", None),
                          uplink_name=self.cfg["uplink"]["profile"] if self.cfg["uplink"]["enabled"] else "",
                          clock=self.clock)
-        self.web = WebServer(ctx, self.cfg["http"]["listen"])
+        self.web = WebServer(ctx, self.cfg["http"]["listen"], ssl_context=web_tls_context(self.cfg["http"]))
         self.web_port = self.web.start()
 
     def _start_intake(self) -> None:
@@ -216,7 +235,8 @@ class Runtime:
         if self.web_port is None:
             return None
         host = self.cfg["http"]["listen"].rpartition(":")[0]
-        return f"http://{host}:{self.web_port}/"
+        scheme = "https" if self.cfg["http"].get("cert_file") else "http"
+        return f"{scheme}://{host}:{self.web_port}/"
 
     # -- periodic tasks -----------------------------------------------------------------------
     def _push_roster(self, active) -> None:
@@ -277,6 +297,16 @@ class Runtime:
         return f"backlog {waiting}, devices up {up}/{len(self.runners)}"
 
     # -- reload -------------------------------------------------------------------------------
+    def _apply_storage(self, st: dict) -> None:
+        """Limits the store checks on every append apply at once (an operator freeing or
+        reserving disk must not need a restart); retention is read by the daily purge."""
+        s = self.store
+        s.photo_max_bytes, s.quota_bytes = st["photo_max_kb"] * 1024, st["quota_mb"] * MB
+        s.min_free_bytes = st["min_free_mb"] * MB
+        s._space_checked = 0.0          # look at the disk again on the next append
+        log.info("[storage] limits applied: min_free_mb %d, quota_mb %d, photo_max_kb %d",
+                 st["min_free_mb"], st["quota_mb"], st["photo_max_kb"])
+
     def reload(self) -> bool:
         if not self.config_path:
             return False
@@ -287,8 +317,10 @@ class Runtime:
             return False
         sdnotify.notify("RELOADING=1")
         old = self.cfg
-        if new["site"] != old["site"] or new["storage"] != old["storage"]:
-            log.warning("[site] and [storage] changes take effect at the next restart")
+        if new["site"] != old["site"]:
+            log.warning("[site] changes take effect at the next restart")
+        if new["storage"] != old["storage"]:
+            self._apply_storage(new["storage"])
         old_devs = {d["id"]: d for d in old["devices"]}
         new_devs = {d["id"]: d for d in new["devices"] if d.get("enabled", True)}
         for did in list(self.runners):
