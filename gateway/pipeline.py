@@ -18,6 +18,7 @@ from sitegate.idcard import mask
 from sitegate.model import (
     AttendanceEvent, DenyReason, Direction, EventTime, GateDecision, Method, Outcome as Decided, Source, WorkerRef,
 )
+from sitegate.passage_time import PassageTime, passage_time
 from sitegate.policy import GatePolicy
 
 log = logging.getLogger(__name__)
@@ -44,11 +45,12 @@ class Pipeline:
             if seen is not None:
                 return seen
         direction = self.direction_of(obs)
-        verdict = self.policy.decide(obs, direction)
+        when = passage_time(obs.received, obs.device_time)
+        verdict = self.policy.decide(obs, direction, at_s=when.mono_s)
         if verdict.repeat:
             self._count(obs, verdict.decision, "repeat")
             return Outcome(verdict.decision, None, verdict.worker)
-        event = self._event(obs, direction, verdict)
+        event = self._event(obs, direction, verdict, when)
         try:
             self.store.append(event, photo=obs.photo)
         except sqlite3.IntegrityError:
@@ -58,7 +60,7 @@ class Pipeline:
                 return seen
             raise
         except Exception:
-            if verdict.worker is not None and verdict.decision.admitted:
+            if verdict.worker is not None and verdict.decision.admitted and not verdict.history:
                 self.policy.forget(verdict.worker.id_card_number, direction)
             raise
         self._count(obs, verdict.decision)
@@ -83,7 +85,7 @@ class Pipeline:
         self.counts["duplicate", obs.device_id] += 1
         return Outcome(decision, r["event_id"], None, duplicate=True)
 
-    def _event(self, obs: Observation, direction: Direction, verdict) -> AttendanceEvent:
+    def _event(self, obs: Observation, direction: Direction, verdict, when: PassageTime) -> AttendanceEvent:
         w = verdict.worker
         if w is not None:
             worker = WorkerRef(id_card_number=w.id_card_number, id_card_type=w.id_card_type, name=w.name,
@@ -98,15 +100,22 @@ class Pipeline:
         extra = dict(obs.extra)
         if obs.credential.kind in (CredentialKind.CARD, CredentialKind.PIN):
             extra.setdefault("credential", f"{obs.credential.kind.value}:{obs.credential.value}")
-        dev = self.devices.get(obs.device_id, {})
         st = obs.received
+        if when.wall != st.wall:
+            extra["received_at"] = st.wall.isoformat()   # dated by the device: keep when we heard of it
+        if when.distrust:
+            extra["device_time"] = obs.device_time.isoformat()
+            extra["device_time_unused"] = when.distrust
+            self.counts["device_time_unused", obs.device_id] += 1
+        dev = self.devices.get(obs.device_id, {})
         return AttendanceEvent(
-            event_id=str(uuid7(int(st.wall.timestamp() * 1e9))),
+            event_id=str(uuid7(int(when.wall.timestamp() * 1e9))),
             worker=worker,
             direction=direction,
             method=obs.method,
             source=Source(device_id=obs.device_id, lane=obs.lane or dev.get("lane", ""), driver=dev.get("driver", "")),
-            time=EventTime(wall=st.wall, mono_ns=st.mono_ns, boot_id=st.boot_id, synced=st.synced,
+            # mono_ns/boot_id stay the receipt's: with an unsynced clock the wall is corrected from them
+            time=EventTime(wall=when.wall, mono_ns=st.mono_ns, boot_id=st.boot_id, synced=when.synced,
                            device_time=obs.device_time),
             decision=verdict.decision,
             location=obs.location,

@@ -17,11 +17,17 @@ from sitegate.model import ADMIT, DenyReason, Direction, GateDecision, Outcome
 from sitegate.roster_cache import RosterCache
 
 
+# A passage dated this much before the last one seen is history (a device's stored record handed
+# over late). Closer than that, clocks of different devices may disagree: arrival order wins.
+HISTORY_AFTER_S = 120.0
+
+
 @dataclass(frozen=True)
 class Verdict:
     decision: GateDecision
     worker: Worker | None
     repeat: bool = False          # same passage again: acknowledge, record nothing new
+    history: bool = False         # an old passage handed over late: who is inside was not changed
 
 
 def deny(reason: DenyReason, detail: str = "") -> GateDecision:
@@ -58,7 +64,9 @@ class GatePolicy:
             return None
         return self.roster.by_id(cred.value)   # ID_NUMBER, WORKER
 
-    def decide(self, obs: Observation, direction: Direction) -> Verdict:
+    def decide(self, obs: Observation, direction: Direction, *, at_s: float | None = None) -> Verdict:
+        """``at_s``: when the passage happened, in seconds of the gateway's monotonic clock
+        (``sitegate.passage_time``); default: when the observation was received."""
         worker = self.resolve(obs)
         decision = self._check(obs, worker, direction)
         if obs.device_decision is not None:
@@ -73,9 +81,14 @@ class GatePolicy:
             return Verdict(decision, worker)
         with self._lock:
             last = self._last.get(worker.id_card_number)
-            now = obs.received.mono_ns / 1e9
-            if last and last[0] == direction and now - last[1] < self.repeat_window_s:
+            now = obs.received.mono_ns / 1e9 if at_s is None else at_s
+            # abs(): a device's kept record may be older than a passage already seen live
+            if last and last[0] == direction and abs(now - last[1]) < self.repeat_window_s:
                 return Verdict(decision, worker, repeat=True)
+            if last and now < last[1] - HISTORY_AFTER_S:
+                # history arriving late (a device's stored records): it neither is refused for
+                # anti-passback nor changes who is inside now
+                return Verdict(decision, worker, history=True)
             if (self._passback_applies(obs.lane) and last and last[0] == direction
                     and obs.device_decision is None):
                 return Verdict(deny(DenyReason.ANTI_PASSBACK, f"already {direction.value} via {last[2] or '?'}"),
