@@ -56,3 +56,11 @@ def team_label(team_sys_no: int | None, team_name: str | None) -> str:
     if team_name and team_sys_no is not None:
         return f"{team_name}（{team_sys_no}）"
     return team_name or (str(team_sys_no) if team_sys_no is not None else "未分班组")
+
+
+def json_note(req) -> str:
+    """The clerk's optional ``note`` of a JSON request (a retry, a review decision)."""
+    note = req.json().get("note", "")
+    if not isinstance(note, str):
+        raise HttpError(400, "note must be a string")
+    return note

@@ -11,7 +11,7 @@ from sitegate.web import labels
 from sitegate.web.http import HttpError, Response, json_response, redirect
 from sitegate.web.layout import csrf_field, table
 from sitegate.web.markup import Markup
-from sitegate.web.views.common import decrypt_name, worker_link
+from sitegate.web.views.common import decrypt_name, json_note, worker_link
 
 PATH = "/dead-letters"
 TITLE = "死信"
@@ -85,10 +85,7 @@ def post_page(app, req) -> Response:
 
 
 def post_api(app, req) -> Response:
-    body = req.json()
-    note = body.get("note", "")
-    if not isinstance(note, str):
-        raise HttpError(400, "note must be a string")
+    note = json_note(req)
     event_id = req.params["event_id"]
     if not retry(app.ctx, event_id, req.session.username, note):
         raise HttpError(409, f"event {event_id} is not a dead letter on uplink {app.ctx.uplink_name!r}")

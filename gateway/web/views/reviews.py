@@ -10,6 +10,7 @@ from sitegate.web import labels
 from sitegate.web.http import HttpError, Response, json_response, redirect
 from sitegate.web.layout import csrf_field, table
 from sitegate.web.markup import Markup
+from sitegate.web.views.common import json_note
 
 PATH = "/reviews"
 TITLE = "待审核"
@@ -92,10 +93,7 @@ def post_page(app, req) -> Response:
 
 
 def post_api(app, req) -> Response:
-    body = req.json()
-    note = body.get("note", "")
-    if not isinstance(note, str):
-        raise HttpError(400, "note must be a string")
+    note = json_note(req)
     try:
         return json_response(decide(app.ctx, req.params["id"], req.params["decision"], req.session.username, note))
     except UsageError as exc:
