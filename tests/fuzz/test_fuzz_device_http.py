@@ -10,12 +10,13 @@ fuzzed in tests/drivers/test_zk_codec.py and tests/drivers/test_hik_codec.py."""
 from __future__ import annotations
 
 import re
-import socket
 
 import pytest
 import requests
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+
+from tests.fuzz.rawhttp import exchange
 
 from sitegate.drivers.hik_isapi.driver import HikIsapiDriver
 from sitegate.drivers.hik_isapi.simulator import HikTerminalSim
@@ -58,23 +59,6 @@ def hik(tmp_path_factory):
             yield Listening(running, pipeline)
     finally:
         sim.stop()
-
-
-def exchange(port: int, raw: bytes) -> bytes:
-    """Send ``raw``, close our side, and return all the listener answered (b"" if it just closed)."""
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
-        try:
-            conn.sendall(raw)
-            conn.shutdown(socket.SHUT_WR)
-        except OSError:             # the listener may refuse and close before we finished sending
-            pass
-        chunks = []
-        try:
-            while chunk := conn.recv(65536):
-                chunks.append(chunk)
-        except ConnectionResetError:
-            pass
-    return b"".join(chunks)
 
 
 def status_of(answer: bytes) -> int | None:

@@ -8,12 +8,13 @@ without the session's CSRF token changes nothing. The request parsers alone are 
 tests/web/test_web_units.py."""
 from __future__ import annotations
 
-import socket
 
 import pytest
 import requests
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+
+from tests.fuzz.rawhttp import exchange
 
 from sitegate.buffer import Roster, Store
 from sitegate.metrics import Metrics
@@ -62,22 +63,6 @@ def site(tmp_path_factory):
     s = Site(tmp_path_factory.mktemp("web-fuzz"))
     yield s
     s.close()
-
-
-def exchange(port: int, raw: bytes) -> bytes:
-    with socket.create_connection(("127.0.0.1", port), timeout=20) as conn:
-        try:
-            conn.sendall(raw)
-            conn.shutdown(socket.SHUT_WR)
-        except OSError:
-            pass
-        chunks = []
-        try:
-            while chunk := conn.recv(65536):
-                chunks.append(chunk)
-        except ConnectionResetError:
-            pass
-    return b"".join(chunks)
 
 
 def status_line(answer: bytes) -> int | None:
