@@ -209,4 +209,16 @@ MIGRATIONS: list[tuple[str, str]] = [
     ALTER TABLE batches ADD COLUMN parent_id TEXT;                        -- the batch it was split from
     CREATE INDEX batches_due ON batches(uplink, state, next_ts);
     """),
+    ("0005_event_queue_for", """
+    -- which uplinks an event was queued for when it was stored (JSON list; NULL: none, e.g. a denied
+    -- attempt). The trigger makes its deliveries rows in the same statement as the event, so that a
+    -- group of appends is one INSERT that SQLite commits on its own (buffer/writer.py).
+    ALTER TABLE events ADD COLUMN queue_for TEXT;
+    CREATE TRIGGER events_queue_for AFTER INSERT ON events WHEN NEW.queue_for IS NOT NULL
+    BEGIN
+        INSERT INTO deliveries(event_id, uplink, state, updated_ts)
+        SELECT NEW.event_id, value, CASE WHEN NEW.clock_synced THEN 'pending' ELSE 'held' END, NEW.created_ts
+        FROM json_each(NEW.queue_for);
+    END;
+    """),
 ]

@@ -1,6 +1,7 @@
 """AttendanceEvent <-> events row, with personal data encrypted on the way in."""
 from __future__ import annotations
 
+import functools
 import json
 import sqlite3
 import time
@@ -18,13 +19,26 @@ EVENT_COLUMNS = (
     "id_card_type", "id_hash", "id_enc", "id_masked", "name_enc", "team_sys_no", "team_name",
     "direction", "method", "device_id", "lane", "driver", "outcome", "deny_reason",
     "decision_detail", "lng", "lat", "accuracy_m", "photo_id", "note", "extra", "created_ts", "source_key",
+    "queue_for",
 )
-INSERT_EVENT = (
-    f"INSERT INTO events ({', '.join(EVENT_COLUMNS)}) VALUES ({', '.join('?' * len(EVENT_COLUMNS))})"
-)
+_ONE_ROW = f"({', '.join('?' * len(EVENT_COLUMNS))})"
+INSERT_EVENT = f"INSERT INTO events ({', '.join(EVENT_COLUMNS)}) VALUES {_ONE_ROW}"
 
 
-def event_to_row(ev: AttendanceEvent, cipher: FieldCipher) -> tuple:
+@functools.lru_cache(maxsize=None)
+def insert_events(rows: int) -> str:
+    """INSERT of ``rows`` events in one statement (parameters: the rows' values, flattened)."""
+    return INSERT_EVENT + f", {_ONE_ROW}" * (rows - 1)
+
+
+@functools.lru_cache(maxsize=16)
+def _queue_for(uplinks: tuple[str, ...]) -> str:
+    return json.dumps(list(uplinks))
+
+
+def event_to_row(ev: AttendanceEvent, cipher: FieldCipher, uplinks: tuple[str, ...] = ()) -> tuple:
+    """The events row; ``uplinks`` are those the event is queued for (a trigger makes their
+    deliveries rows: migration 0005). Denied attempts are never queued."""
     w = ev.worker
     idn = w.id_card_number
     loc = ev.location
@@ -59,6 +73,7 @@ def event_to_row(ev: AttendanceEvent, cipher: FieldCipher) -> tuple:
         json.dumps(ev.extra, ensure_ascii=False, sort_keys=True, separators=(",", ":")),
         time.time(),
         ev.source_key,
+        _queue_for(uplinks) if uplinks and ev.uploadable else None,
     )
 
 

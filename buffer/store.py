@@ -20,7 +20,7 @@ from typing import Any, Callable, Iterable
 
 from sitegate.buffer import db
 from sitegate.buffer.crypto import FieldCipher, load_or_create_key
-from sitegate.buffer.rows import INSERT_EVENT, event_to_row, row_to_event
+from sitegate.buffer.rows import event_to_row, insert_events, row_to_event
 from sitegate.buffer.writer import GroupWriter
 from sitegate.errors import StoreError, StoreFull
 from sitegate.model import AttendanceEvent
@@ -160,18 +160,10 @@ class Store:
             event = event.with_(photo_id=event.event_id)
         elif photo is None and event.photo_id is not None and event.photo_id == event.event_id:
             event = event.with_(photo_id=None)
-        row = event_to_row(event, self.cipher)
+        row = event_to_row(event, self.cipher, self.uplinks)
         enc_photo = self.cipher.encrypt(photo, event.event_id.encode()) if photo is not None else None
-        deliveries = self.uplinks if event.uploadable else ()
-        state = "pending" if event.time.synced else "held"
-        now = time.time()
-
-        job = _AppendJob(
-            row,
-            [(event.event_id, uplink, state, now) for uplink in deliveries],
-            (event.photo_id, event.event_id, enc_photo, len(photo), now) if enc_photo is not None else None,
-            event.event_id,
-        )
+        photo_row = (event.photo_id, event.event_id, enc_photo, len(photo), time.time()) if enc_photo is not None else None
+        job = _AppendJob(row, photo_row, event.event_id)
         return self._writer.submit(job)
 
     def _count(self, name: str, n: int = 1) -> None:
@@ -289,15 +281,15 @@ class Store:
 
 
 class _AppendJob:
-    """One event with its delivery rows and photo; the writer runs consecutive ones together."""
+    """One event (its deliveries rows come from a trigger) and its photo; the writer runs
+    consecutive ones together, as one INSERT when there are no photos."""
 
-    __slots__ = ("event_row", "delivery_rows", "photo_row", "event_id")
-    SQL_DELIVERY = "INSERT INTO deliveries(event_id, uplink, state, updated_ts) VALUES (?, ?, ?, ?)"
+    __slots__ = ("event_row", "photo_row", "event_id")
     SQL_PHOTO = "INSERT INTO photos(photo_id, event_id, jpeg_enc, size, created_ts) VALUES (?, ?, ?, ?, ?)"
+    ROWS_PER_STATEMENT = 64     # 64 x 31 parameters, well under SQLite's limit; 64 cached statements
 
-    def __init__(self, event_row: tuple, delivery_rows: list, photo_row: tuple | None, event_id: str):
+    def __init__(self, event_row: tuple, photo_row: tuple | None, event_id: str):
         self.event_row = event_row
-        self.delivery_rows = delivery_rows
         self.photo_row = photo_row
         self.event_id = event_id
 
@@ -305,9 +297,15 @@ class _AppendJob:
         return self.run_many(conn, [self])[0]
 
     @classmethod
+    def one_statement(cls, jobs: list["_AppendJob"]) -> bool:
+        return len(jobs) <= cls.ROWS_PER_STATEMENT and all(j.photo_row is None for j in jobs)
+
+    @classmethod
     def run_many(cls, conn: sqlite3.Connection, jobs: list["_AppendJob"]) -> list[str]:
-        conn.executemany(INSERT_EVENT, [j.event_row for j in jobs])
-        conn.executemany(cls.SQL_DELIVERY, [r for j in jobs for r in j.delivery_rows])
+        step = cls.ROWS_PER_STATEMENT
+        for i in range(0, len(jobs), step):
+            part = jobs[i : i + step]
+            conn.execute(insert_events(len(part)), [v for j in part for v in j.event_row])
         photos = [j.photo_row for j in jobs if j.photo_row is not None]
         if photos:
             conn.executemany(cls.SQL_PHOTO, photos)
