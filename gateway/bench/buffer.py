@@ -2,6 +2,7 @@
 event (the naive way), measured in the same run on the same disk, and bytes on disk per 1,000 events."""
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import tempfile
@@ -18,6 +19,7 @@ DESCRIPTION = "durable appends/s (1, 4, 16 producers) vs one commit per event; b
 def add_arguments(p) -> None:
     p.add_argument("--events", type=int, default=40000, help="events per measurement (default %(default)s)")
     p.add_argument("--dir", default=None, help="where to put the test databases (default: a temp dir on /var/tmp)")
+    p.add_argument("--keep", metavar="DIR", help="put the test databases in DIR (new) and keep them")
 
 
 def _event(i: int, stamp):
@@ -111,7 +113,10 @@ def run(args) -> list[Figure]:
     events = [_event(i, clock.now()) for i in range(args.events)]
     naive_events = events[: max(args.events // 5, 1000)]
     figures: list[Figure] = []
-    with tempfile.TemporaryDirectory(prefix="sitegate-bench-", dir=base_dir) as tmp:
+    if args.keep:
+        Path(args.keep).mkdir(parents=True)
+    with contextlib.nullcontext(args.keep) if args.keep else \
+            tempfile.TemporaryDirectory(prefix="sitegate-bench-", dir=base_dir) as tmp:
         base = Path(tmp)
         for n in (1, 4, 16):
             ours = _store_rate(base, events if n > 1 else naive_events, n)
